@@ -1,0 +1,37 @@
+# The two commands of the README: `make demo` and `make test`. Both create the virtualenv and
+# install the project into it on first use; nothing else needs installing by hand.
+PYTHON ?= python3
+VENV ?= .venv
+# A bare `torch` requirement (pulled in by stable-baselines3) resolves to a multi-GB CUDA build;
+# pinning the CPU build first keeps the environment small. Override for a GPU machine:
+#   make test TORCH_SPEC="torch==2.13.0"
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m lowcarbon.scripts.baselines
+
+test: $(STAMP)
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python -m lowcarbon.scripts.bench_envs
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
