@@ -332,8 +332,8 @@ class DataCenterEnv(CoreEnv):
 
     ## Oracle
     Slots couple through the backlog, so the oracle is the perfect-foresight optimum over the
-    episode: :func:`lowcarbon.envs.oracles.datacenter_lp`, an LP in the cumulative service and
-    drops (HiGHS). The setpoint separates (its cost per MWh is positive), so each site-slot takes
+    episode: :func:`lowcarbon.envs.oracles.datacenter_lp`, an LP over per-arrival-slot job flows
+    (HiGHS). The setpoint separates (its cost per MWh is positive), so each site-slot takes
     the multiplier's minimiser. The LP is exact for this action space; replaying its plan in the
     env attains its value.
 
