@@ -1,0 +1,143 @@
+"""Roll policies out in suite envs and summarise return, carbon, QoS and normalised score."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+#: The QoS figure reported per env id prefix: (info key, how to aggregate over the episode).
+QOS_KEYS: dict[str, tuple[str, str]] = {
+    "LowCarbon/MetaverseOffload": ("served_ratio", "mean"),
+    "LowCarbon/DataCenter": ("deadline_met_ratio", "mean"),
+    "LowCarbon/EnergyInternet": ("ev_unmet_kwh", "sum"),
+}
+
+
+def qos_key(env_id: str) -> tuple[str, str]:
+    """(info key, aggregation) of the QoS figure reported for ``env_id``."""
+    for prefix, spec in QOS_KEYS.items():
+        if env_id.startswith(prefix):
+            return spec
+    raise KeyError(f"no QoS figure defined for {env_id!r}")
+
+
+@dataclass
+class EpisodeResult:
+    """One episode of one policy: undiscounted return, kg CO2, energy, cost and QoS."""
+
+    env_id: str
+    policy: str
+    seed: int
+    ret: float
+    co2_kg: float
+    energy_kwh: float
+    cost: float
+    qos: float
+    steps: int
+
+
+def rollout(
+    env_id: str,
+    make_policy: Callable,
+    seed: int,
+    policy_name: str | None = None,
+    **env_kwargs,
+) -> EpisodeResult:
+    """Run one episode of ``make_policy(env)`` on ``gym.make(env_id, **env_kwargs)`` from ``seed``."""
+    env = gym.make(env_id, **env_kwargs)
+    policy = make_policy(env)
+    obs, _ = env.reset(seed=seed)
+    policy.reset()
+    key, how = qos_key(env_id)
+    ret = co2 = energy = cost = 0.0
+    qos: list[float] = []
+    steps = 0
+    done = False
+    while not done:
+        obs, reward, terminated, truncated, info = env.step(policy.act(obs))
+        ret += reward
+        co2 += info["co2_kg"]
+        energy += info["energy_kwh"]
+        cost += info["cost"]
+        qos.append(info[key])
+        steps += 1
+        done = terminated or truncated
+    env.close()
+    q = float(np.sum(qos) if how == "sum" else np.mean(qos))
+    name = policy_name or getattr(policy, "name", type(policy).__name__)
+    return EpisodeResult(env_id, name, seed, ret, co2, energy, cost, q, steps)
+
+
+def evaluate(
+    env_ids: Iterable[str],
+    policies: dict[str, Callable],
+    seeds: Sequence[int],
+    progress: bool = True,
+    **env_kwargs,
+) -> list[EpisodeResult]:
+    """Every policy on every env and seed (the same seeds draw the same episodes for all)."""
+    from tqdm.auto import tqdm
+
+    jobs = [(e, n, s) for e in env_ids for n in policies for s in seeds]
+    results = []
+    for env_id, name, seed in tqdm(jobs, desc="episodes", disable=not progress):
+        results.append(rollout(env_id, policies[name], seed, policy_name=name, **env_kwargs))
+    return results
+
+
+def normalised_score(ret: float, random_ret: float, oracle_ret: float) -> float:
+    """``(return - random) / (oracle - random)``: 0 = random, 1 = oracle."""
+    span = oracle_ret - random_ret
+    return float("nan") if abs(span) < 1e-12 else (ret - random_ret) / span
+
+
+def summary_table(results: Sequence[EpisodeResult]) -> list[dict]:
+    """Per (env, policy): mean and std of return, mean kg CO2, QoS and normalised score.
+
+    The score is computed per seed against that seed's random and oracle returns, then averaged.
+    """
+    by = {(r.env_id, r.policy, r.seed): r for r in results}
+    rows = []
+    for env_id in dict.fromkeys(r.env_id for r in results):
+        for policy in dict.fromkeys(r.policy for r in results if r.env_id == env_id):
+            runs = [r for r in results if r.env_id == env_id and r.policy == policy]
+            scores = [
+                normalised_score(r.ret, by[(env_id, "random", r.seed)].ret,
+                                 by[(env_id, "oracle", r.seed)].ret)
+                for r in runs
+                if (env_id, "random", r.seed) in by and (env_id, "oracle", r.seed) in by
+            ]  # fmt: skip
+            rets = np.array([r.ret for r in runs])
+            rows.append(
+                {
+                    "env": env_id,
+                    "policy": policy,
+                    "episodes": len(runs),
+                    "return": float(rets.mean()),
+                    "return_std": float(rets.std()),
+                    "co2_kg": float(np.mean([r.co2_kg for r in runs])),
+                    "qos_name": qos_key(env_id)[0],
+                    "qos": float(np.mean([r.qos for r in runs])),
+                    "score": float(np.mean(scores)) if scores else float("nan"),
+                }
+            )
+    return rows
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    """A Markdown table of :func:`summary_table` rows."""
+    head = "| env | policy | return (mean ± std) | kg CO2 / episode | QoS | normalised score |"
+    lines = [head, "|---|---|---:|---:|---|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r['env'].removeprefix('LowCarbon/')} | {r['policy']} "
+            f"| {r['return']:.3f} ± {r['return_std']:.3f} | {r['co2_kg']:.4g} "
+            f"| {r['qos_name']} = {r['qos']:.3f} | {r['score']:.3f} |"
+        )
+    return "\n".join(lines)

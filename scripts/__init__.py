@@ -1,0 +1,1 @@
+"""Command-line entry points of lowcarbon-aiot (``python -m lowcarbon.scripts.<name>``)."""

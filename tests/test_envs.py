@@ -1,0 +1,155 @@
+"""API compliance, determinism, robustness and argument checking of every registered env."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from hypothesis import HealthCheck, given, settings
+from hypothesis.extra.numpy import arrays
+from hypothesis import strategies as st
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import lowcarbon.envs  # noqa: F401  (registers the ids)
+from lowcarbon.envs import ENV_IDS, make_vector_env
+
+NON_DEFAULT = [
+    ("LowCarbon/MetaverseOffload-v0", {"n_users": 3, "n_servers": 2, "horizon": 6,
+                                       "server_regions": ("wind", "caiso_sce"),
+                                       "n_resource_blocks": 5, "slot_minutes": 30}),
+    ("LowCarbon/DataCenter-v0", {"n_sites": 5, "horizon": 12, "max_slack_slots": 3,
+                                 "slot_minutes": 15}),
+    ("LowCarbon/EnergyInternet-v0", {"n_prosumers": 7, "horizon": 48, "slot_minutes": 30,
+                                     "region": "caiso_pge", "battery_kwh": 0.0}),
+]  # fmt: skip
+CASES = [(i, {}) for i in ENV_IDS] + NON_DEFAULT
+IDS = [f"{i.split('/')[1]}{'-custom' if kw else ''}" for i, kw in CASES]
+
+
+def _episode(env, seed, actions):
+    obs, _ = env.reset(seed=seed)
+    trace = [obs]
+    for a in actions:
+        obs, r, term, trunc, info = env.step(a)
+        trace += [obs, np.array([r]), np.array(list(info.values()))]
+        if term or trunc:
+            break
+    return trace
+
+
+@pytest.mark.parametrize(("env_id", "kwargs"), CASES, ids=IDS)
+def test_gymnasium_and_sb3_checkers(env_id, kwargs):
+    env = gym.make(env_id, **kwargs)
+    gym_check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(gym.make(env_id, **kwargs), warn=True)
+
+
+@pytest.mark.parametrize(("env_id", "kwargs"), CASES, ids=IDS)
+def test_episode_length_info_and_termination(env_id, kwargs):
+    env = gym.make(env_id, **kwargs)
+    env.reset(seed=0)
+    horizon = env.unwrapped.core.horizon
+    for t in range(horizon):
+        obs, r, term, trunc, info = env.step(env.action_space.sample())
+        assert env.observation_space.contains(obs)
+        for key in ("energy_kwh", "co2_kg", "cost"):
+            assert np.isfinite(info[key])
+        assert info["energy_kwh"] >= 0 and info["co2_kg"] >= 0
+        assert term == (t == horizon - 1) and not trunc
+        # The reward is the sum of its terms, all of which are in info.
+        assert r == pytest.approx(sum(v for k, v in info.items() if k.startswith("r_")))
+    with pytest.raises(RuntimeError, match="reset"):
+        env.unwrapped.step(env.action_space.sample())
+
+
+@pytest.mark.parametrize(("env_id", "kwargs"), CASES, ids=IDS)
+def test_same_seed_is_bit_identical_and_seeds_differ(env_id, kwargs):
+    env = gym.make(env_id, **kwargs)
+    actions = np.random.default_rng(0).uniform(-1, 1, (200, env.action_space.shape[0]))
+    a = _episode(env, 7, actions)
+    b = _episode(gym.make(env_id, **kwargs), 7, actions)
+    c = _episode(env, 8, actions)
+    assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert any(not np.array_equal(x, y) for x, y in zip(a, c))
+
+
+ACTION_VALUES = st.one_of(
+    st.floats(-1.0, 1.0),
+    st.sampled_from([-1.0, 1.0, 0.0, -1e30, 1e30, np.inf, -np.inf]),
+    st.floats(allow_nan=False),
+)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.large_base_example])
+@given(data=st.data())
+def test_fuzzed_actions_never_crash_or_produce_nan(env_id, data):
+    """Random, boundary and out-of-range (incl. +-inf) actions over whole episodes."""
+    env = gym.make(env_id).unwrapped
+    n = env.action_space.shape[0]
+    env.reset(seed=data.draw(st.integers(0, 2**31 - 1)))
+    drawn = [data.draw(arrays(np.float64, n, elements=ACTION_VALUES)) for _ in range(3)]
+    for t in range(env.core.horizon):
+        obs, r, term, _, info = env.step(drawn[t % len(drawn)])
+        assert np.all(np.isfinite(obs)) and np.isfinite(r)
+        assert all(np.isfinite(v) for v in info.values())
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_nan_action_raises_clear_error(env_id):
+    env = gym.make(env_id).unwrapped
+    env.reset(seed=0)
+    action = np.zeros(env.action_space.shape)
+    action[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        env.step(action)
+    env.step(np.zeros(env.action_space.shape))  # state untouched: the env still steps
+    with pytest.raises(ValueError, match="shape"):
+        env.step(np.zeros(3))
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs", "name"),
+    [
+        ("LowCarbon/MetaverseOffload-v0", {"n_users": 0}, "n_users"),
+        ("LowCarbon/MetaverseOffload-v0", {"n_servers": 2, "capacity_steps": (1, 2, 3)},
+         "capacity_steps"),
+        ("LowCarbon/MetaverseOffload-v0", {"server_regions": ("mars",) * 4}, "mars"),
+        ("LowCarbon/MetaverseOffload-v0", {"p_active": 1.5}, "p_active"),
+        ("LowCarbon/MetaverseOffload-v0", {"min_steps": 60}, "min_steps"),
+        ("LowCarbon/MetaverseOffload-v0", {"w_carbon_per_g": -1}, "w_carbon_per_g"),
+        ("LowCarbon/DataCenter-v0", {"n_sites": 0}, "n_sites"),
+        ("LowCarbon/DataCenter-v0", {"slot_minutes": 7}, "slot_minutes"),
+        ("LowCarbon/DataCenter-v0", {"it_capacity_mw": (1, 2, -3)}, "it_capacity_mw"),
+        ("LowCarbon/EnergyInternet-v0", {"horizon": 0}, "horizon"),
+        ("LowCarbon/EnergyInternet-v0", {"charge_efficiency": 1.2}, "charge_efficiency"),
+        ("LowCarbon/EnergyInternet-v0", {"n_prosumers": 2, "pv_kwp": (1,)}, "pv_kwp"),
+    ],
+)  # fmt: skip
+def test_bad_constructor_arguments_name_the_argument(env_id, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        gym.make(env_id, **kwargs)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_native_vector_env_steps_and_autoresets(env_id):
+    venv = gym.make_vec(env_id, num_envs=5, vectorization_mode="vector_entry_point")
+    assert venv.num_envs == 5
+    obs, _ = venv.reset(seed=3)
+    assert obs.shape == (5, *venv.single_observation_space.shape)
+    horizon = venv.unwrapped.core.horizon
+    for t in range(horizon):
+        obs, r, term, trunc, info = venv.step(venv.action_space.sample())
+        assert r.shape == (5,) and np.all(np.isfinite(r)) and info["co2_kg"].shape == (5,)
+        assert np.all(term == (t == horizon - 1))
+    # NEXT_STEP autoreset: the following step starts new episodes with zero reward.
+    obs, r, term, trunc, _ = venv.step(venv.action_space.sample())
+    assert np.all(r == 0) and not term.any() and venv.observation_space.contains(obs)
+    # Copies draw different episodes, and the same seed repeats the batch exactly.
+    a, _ = venv.reset(seed=3)
+    b, _ = make_vector_env(env_id, 5).reset(seed=3)
+    assert np.array_equal(a, b) and not np.array_equal(a[0], a[1])
+
+
+def test_make_without_import_uses_module_prefix():
+    env = gym.make("lowcarbon.envs:LowCarbon/DataCenter-v0")
+    assert env.unwrapped.spec.id == "LowCarbon/DataCenter-v0"
