@@ -49,7 +49,7 @@ def rollout(
     policy_name: str | None = None,
     **env_kwargs,
 ) -> EpisodeResult:
-    """Run one episode of ``make_policy(env)`` on ``gym.make(env_id, **env_kwargs)`` from ``seed``."""
+    """One episode of ``make_policy(env)`` on ``gym.make(env_id, **env_kwargs)`` from ``seed``."""
     env = gym.make(env_id, **env_kwargs)
     policy = make_policy(env)
     obs, _ = env.reset(seed=seed)

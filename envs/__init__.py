@@ -8,8 +8,8 @@ Registered ids (see each class docstring for the full specification):
 * ``LowCarbon/EnergyInternet-v0``: prosumers with PV, wind, batteries and EV charging.
 
 ``gym.make("lowcarbon.envs:LowCarbon/DataCenter-v0")`` works without importing this package first,
-and ``gym.make_vec(id, num_envs=n, vectorization_mode="vector_entry_point")`` gives the native batched
-vector environment.
+and ``gym.make_vec(id, num_envs=n, vectorization_mode="vector_entry_point")`` gives the native
+batched vector environment.
 """
 
 from __future__ import annotations

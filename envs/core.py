@@ -174,16 +174,15 @@ class CoreEnv(gym.Env[np.ndarray, np.ndarray]):
         self._needs_reset = False
         return self.core.observe()[0], {}
 
-    def step(
-        self, action: np.ndarray
-    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
             raise RuntimeError("the episode is over (or never started): call reset() first")
         reward, info = self.core.step(_as_action(action, self._action_shape))
         terminated = self.core.done
         self._needs_reset = terminated
         obs = self.core.observe()[0]
-        return obs, float(reward[0]), terminated, False, dict(zip(self._keys, info[0].tolist()))
+        info_dict = dict(zip(self._keys, info[0].tolist(), strict=True))
+        return obs, float(reward[0]), terminated, False, info_dict
 
 
 class CoreVectorEnv(VectorEnv):

@@ -8,7 +8,16 @@ import numpy as np
 from numba import njit
 
 from . import signals
-from .core import OBS_BOUND, time_features, BatchedCore, CoreEnv, EnvParams, check_and_clip, per_item, require
+from .core import (
+    OBS_BOUND,
+    BatchedCore,
+    CoreEnv,
+    EnvParams,
+    check_and_clip,
+    per_item,
+    require,
+    time_features,
+)
 
 SETPOINT_MIN_C = 18.0
 SETPOINT_MAX_C = 27.0  # ASHRAE TC 9.9 recommended inlet range for IT equipment: 18-27 degC
@@ -43,14 +52,26 @@ class DataCenterParams(EnvParams):
         )
         require(self.n_sites >= 1, "n_sites", f"must be >= 1, got {self.n_sites}")
         n, fix = self.n_sites, object.__setattr__
-        fix(self, "site_regions",
-            per_item(self.site_regions, n, "site_regions", ("solar", "nuclear", "coal")))
-        fix(self, "climate_mean_c",
-            per_item(self.climate_mean_c, n, "climate_mean_c", (24.0, 14.0, 20.0)))
-        fix(self, "it_capacity_mw",
-            per_item(self.it_capacity_mw, n, "it_capacity_mw", (10.0, 8.0, 12.0)))
-        fix(self, "interactive_share",
-            per_item(self.interactive_share, n, "interactive_share", (0.45, 0.5, 0.4)))
+        fix(
+            self,
+            "site_regions",
+            per_item(self.site_regions, n, "site_regions", ("solar", "nuclear", "coal")),
+        )
+        fix(
+            self,
+            "climate_mean_c",
+            per_item(self.climate_mean_c, n, "climate_mean_c", (24.0, 14.0, 20.0)),
+        )
+        fix(
+            self,
+            "it_capacity_mw",
+            per_item(self.it_capacity_mw, n, "it_capacity_mw", (10.0, 8.0, 12.0)),
+        )
+        fix(
+            self,
+            "interactive_share",
+            per_item(self.interactive_share, n, "interactive_share", (0.45, 0.5, 0.4)),
+        )
         for r in self.site_regions:
             signals.make_intensity_source(r)
         require(all(c > 0 for c in self.it_capacity_mw), "it_capacity_mw", "entries must be > 0")
@@ -59,10 +80,17 @@ class DataCenterParams(EnvParams):
             "interactive_share",
             "entries must be in [0, 0.9)",
         )
-        require(0 <= self.batch_share <= 1, "batch_share", f"must be in [0, 1], got {self.batch_share}")
+        require(
+            0 <= self.batch_share <= 1, "batch_share", f"must be in [0, 1], got {self.batch_share}"
+        )
         require(self.max_slack_slots >= 0, "max_slack_slots", "must be >= 0")
-        for name in ("pue_base", "cooling_per_c", "fan_per_c", "carbon_price_per_t",
-                     "drop_penalty_per_mwh"):
+        for name in (
+            "pue_base",
+            "cooling_per_c",
+            "fan_per_c",
+            "carbon_price_per_t",
+            "drop_penalty_per_mwh",
+        ):
             require(getattr(self, name) >= 0, name, "must be >= 0")
         require(self.reward_scale_usd > 0, "reward_scale_usd", "must be > 0")
 
@@ -187,7 +215,9 @@ class DataCenterCore(BatchedCore):
 
 
 @njit(cache=True)
-def _datacenter_observe(backlog, headroom, ci, price, temp, ci_next, glob, cap_slot, slot_h, cap, out):
+def _datacenter_observe(
+    backlog, headroom, ci, price, temp, ci_next, glob, cap_slot, slot_h, cap, out
+):
     B, D = backlog.shape
     N = cap.shape[0]
     for b in range(B):
@@ -319,7 +349,8 @@ class DataCenterEnv(CoreEnv):
     * carbon ``co2_kg = E * 1000 * intensity`` (:mod:`lowcarbon.envs.carbon`), cost ``E * price``.
 
     ## Reward (per slot, in units of ``reward_scale_usd``)
-    ``-(cost + carbon_price_per_t * t CO2 + drop_penalty_per_mwh * dropped MWh) / reward_scale_usd``.
+    ``-(cost + carbon_price_per_t * t CO2 + drop_penalty_per_mwh * dropped MWh)``, divided by
+    ``reward_scale_usd``.
     Terms in ``info``: ``r_energy_cost``, ``r_carbon``, ``r_drop``.
 
     ## Info

@@ -1,4 +1,4 @@
-"""Energy Internet: prosumers with PV, wind, batteries and flexible EV charging behind one feeder."""
+"""Energy Internet: prosumers with PV, wind, batteries and EV charging behind one feeder."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ import numpy as np
 from numba import njit
 
 from . import signals
-from .core import OBS_BOUND, time_features, BatchedCore, CoreEnv, EnvParams, check_and_clip, per_item, require
+from .core import (
+    OBS_BOUND,
+    BatchedCore,
+    CoreEnv,
+    EnvParams,
+    check_and_clip,
+    per_item,
+    require,
+    time_features,
+)
 
 
 @dataclass(frozen=True)
@@ -48,24 +57,44 @@ class EnergyInternetParams(EnvParams):
         n, fix = self.n_prosumers, object.__setattr__
         fix(self, "pv_kwp", per_item(self.pv_kwp, n, "pv_kwp", (6.0, 10.0, 0.0, 8.0)))
         fix(self, "wind_kw", per_item(self.wind_kw, n, "wind_kw", (0.0, 0.0, 10.0, 3.0)))
-        fix(self, "base_load_kw",
-            per_item(self.base_load_kw, n, "base_load_kw", (1.0, 1.5, 2.5, 1.2)))
-        fix(self, "battery_kwh", per_item(self.battery_kwh, n, "battery_kwh", (10.0, 13.5, 20.0, 5.0)))
+        fix(
+            self,
+            "base_load_kw",
+            per_item(self.base_load_kw, n, "base_load_kw", (1.0, 1.5, 2.5, 1.2)),
+        )
+        fix(
+            self,
+            "battery_kwh",
+            per_item(self.battery_kwh, n, "battery_kwh", (10.0, 13.5, 20.0, 5.0)),
+        )
         fix(self, "battery_kw", per_item(self.battery_kw, n, "battery_kw", (5.0, 5.0, 10.0, 2.5)))
-        fix(self, "ev_charger_kw",
-            per_item(self.ev_charger_kw, n, "ev_charger_kw", (7.4, 11.0, 7.4, 3.7)))
+        fix(
+            self,
+            "ev_charger_kw",
+            per_item(self.ev_charger_kw, n, "ev_charger_kw", (7.4, 11.0, 7.4, 3.7)),
+        )
         signals.make_intensity_source(self.region)
-        for name in ("pv_kwp", "wind_kw", "base_load_kw", "battery_kwh", "battery_kw",
-                     "ev_charger_kw"):
+        for name in (
+            "pv_kwp",
+            "wind_kw",
+            "base_load_kw",
+            "battery_kwh",
+            "battery_kw",
+            "ev_charger_kw",
+        ):
             require(all(v >= 0 for v in getattr(self, name)), name, "entries must be >= 0")
         lo, hi = self.ev_demand_kwh
         require(0 <= lo <= hi, "ev_demand_kwh", f"needs 0 <= low <= high, got ({lo}, {hi})")
         for name in ("charge_efficiency", "discharge_efficiency"):
             v = getattr(self, name)
             require(0 < v <= 1, name, f"must be in (0, 1], got {v}")
-        for name in ("degradation_usd_per_kwh", "network_charge_usd_per_kwh",
-                     "overload_penalty_usd_per_kwh", "ev_unmet_penalty_usd_per_kwh",
-                     "carbon_price_per_t"):
+        for name in (
+            "degradation_usd_per_kwh",
+            "network_charge_usd_per_kwh",
+            "overload_penalty_usd_per_kwh",
+            "ev_unmet_penalty_usd_per_kwh",
+            "carbon_price_per_t",
+        ):
             require(getattr(self, name) >= 0, name, "must be >= 0")
         require(self.feeder_limit_kw > 0, "feeder_limit_kw", "must be > 0")
         require(self.reward_scale_usd > 0, "reward_scale_usd", "must be > 0")

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 from numba import njit
 
 from . import signals
 from .carbon import J_PER_KWH
-from .core import OBS_BOUND, time_features, BatchedCore, CoreEnv, EnvParams, check_and_clip, per_item, require
+from .core import (
+    OBS_BOUND,
+    BatchedCore,
+    CoreEnv,
+    EnvParams,
+    check_and_clip,
+    per_item,
+    require,
+    time_features,
+)
 
 _DBM_TO_W = lambda dbm: 10.0 ** ((dbm - 30.0) / 10.0)  # noqa: E731
 
@@ -50,7 +58,7 @@ class MetaverseOffloadParams(EnvParams):
     def __post_init__(self) -> None:
         require(self.horizon >= 1, "horizon", f"must be >= 1, got {self.horizon}")
         require(
-            self.slot_minutes >= 1 and 60 % self.slot_minutes == 0 or self.slot_minutes % 60 == 0,
+            (self.slot_minutes >= 1 and 60 % self.slot_minutes == 0) or self.slot_minutes % 60 == 0,
             "slot_minutes",
             f"must divide 60 or be a multiple of 60, got {self.slot_minutes}",
         )
@@ -58,15 +66,31 @@ class MetaverseOffloadParams(EnvParams):
         require(self.n_servers >= 1, "n_servers", f"must be >= 1, got {self.n_servers}")
         n = self.n_servers
         fix = object.__setattr__  # frozen dataclass: normalise per-server tuples once
-        fix(self, "server_regions",
-            per_item(self.server_regions, n, "server_regions", ("solar", "mixed", "hydro", "coal")))
-        fix(self, "capacity_steps",
-            per_item(self.capacity_steps, n, "capacity_steps", (120.0, 200.0, 100.0, 200.0)))
-        fix(self, "sec_per_step",
-            per_item(self.sec_per_step, n, "sec_per_step", (0.04, 0.03, 0.05, 0.03)))
-        fix(self, "gpu_power_w",
-            per_item(self.gpu_power_w, n, "gpu_power_w", (300.0, 350.0, 300.0, 400.0)))
-        fix(self, "backhaul_ms", per_item(self.backhaul_ms, n, "backhaul_ms", (15.0, 10.0, 40.0, 5.0)))
+        fix(
+            self,
+            "server_regions",
+            per_item(self.server_regions, n, "server_regions", ("solar", "mixed", "hydro", "coal")),
+        )
+        fix(
+            self,
+            "capacity_steps",
+            per_item(self.capacity_steps, n, "capacity_steps", (120.0, 200.0, 100.0, 200.0)),
+        )
+        fix(
+            self,
+            "sec_per_step",
+            per_item(self.sec_per_step, n, "sec_per_step", (0.04, 0.03, 0.05, 0.03)),
+        )
+        fix(
+            self,
+            "gpu_power_w",
+            per_item(self.gpu_power_w, n, "gpu_power_w", (300.0, 350.0, 300.0, 400.0)),
+        )
+        fix(
+            self,
+            "backhaul_ms",
+            per_item(self.backhaul_ms, n, "backhaul_ms", (15.0, 10.0, 40.0, 5.0)),
+        )
         for name in ("capacity_steps", "sec_per_step", "gpu_power_w"):
             require(all(v > 0 for v in getattr(self, name)), name, "every entry must be > 0")
         require(all(v >= 0 for v in self.backhaul_ms), "backhaul_ms", "entries must be >= 0")
@@ -205,7 +229,7 @@ class MetaverseOffloadCore(BatchedCore):
         if self.t >= self.horizon:
             raise RuntimeError("episode is over: call reset()")
         check_and_clip(action)
-        p, t = self.p, self.t
+        t = self.t
         _metaverse_step(
             action, self.active[:, t], self.levels, self.quality_levels, self.t_up[:, t],
             self.e_up[:, t], self.deadline[:, t], self.ci_srv[:, t], self.ci_cell[:, t],
@@ -260,7 +284,7 @@ def _metaverse_step(
                     if action[b, base + j] > action[b, base + best]:
                         best = j
             choice[u] = best
-            level[u] = int(round((action[b, U * S1 + u] + 1.0) * 0.5 * (K - 1)))
+            level[u] = round((action[b, U * S1 + u] + 1.0) * 0.5 * (K - 1))
             if best > 0:
                 n_adm += 1
                 share[u] = (action[b, U * (S1 + 1) + u] + 1.0) * 0.5

@@ -52,7 +52,7 @@ def metaverse_slot_milp(core: MetaverseOffloadCore, b: int = 0) -> SlotDecision:
     gain nothing), which keeps the MILP small without changing its optimum.
     """
     p, t = core.p, core.t
-    U, S, M, K = core.U, core.S, core.M, core.K
+    U, S, M = core.U, core.S, core.M
     active = core.active[b, t]
     steps = core.levels  # (K,)
     tau = core.tau_ext[1:]
@@ -138,7 +138,7 @@ def datacenter_lp(core: DataCenterCore, b: int = 0) -> DataCenterPlan:
     per_mwh = mult * (core.price[b] + p.carbon_price_per_t * core.ci[b]) / p.reward_scale_usd
     const = float((core.interactive_mw[b] * core.slot_h * per_mwh).sum())
     arrivals, due = core.arrivals[b], core.due[b]
-    cls, slot = zip(*[(a, t) for a in range(H) for t in range(a, due[a] + 1)])
+    cls, slot = zip(*[(a, t) for a in range(H) for t in range(a, due[a] + 1)], strict=True)
     cls = np.repeat(np.asarray(cls), N)
     slot = np.repeat(np.asarray(slot), N)
     site = np.tile(np.arange(N), cls.size // N)
@@ -221,13 +221,17 @@ def energy_internet_lp(core: EnergyInternetCore, b: int = 0) -> EnergyInternetPl
     )
     storage_rhs = np.where(has_prev, 0.0, core.soc[b][i_of] if core.t == 0 else np.nan)
     if core.t != 0:
-        raise ValueError("energy_internet_lp plans from the start of an episode: call it after reset")
+        raise ValueError(
+            "energy_internet_lp plans from the start of an episode: call it after reset"
+        )
     # Inequalities: EV energy (2N rows), feeder overload (2H rows).
     ev_sum = sp.csr_array((np.full(HN, dt), (i_of, off["e"] + idx)), shape=(N, n_var))
     unmet = sp.csr_array((-np.ones(N), (np.arange(N), off["u"] + np.arange(N))), shape=(N, n_var))
     flow = sp.csr_array(
-        (np.r_[np.ones(HN), -np.ones(HN)], (np.r_[t_of, t_of], np.r_[off["gp"] + idx,
-                                                              off["gm"] + idx])),
+        (
+            np.r_[np.ones(HN), -np.ones(HN)],
+            (np.r_[t_of, t_of], np.r_[off["gp"] + idx, off["gm"] + idx]),
+        ),
         shape=(H, n_var),
     )
     over = sp.csr_array((-np.ones(H), (np.arange(H), off["o"] + np.arange(H))), shape=(H, n_var))

@@ -303,7 +303,9 @@ def load_intensity_csv(
     hourly = np.bincount(inverse, weights=v) / np.bincount(inverse)
     gaps = np.diff(uniq).astype(np.int64)
     if gaps.size and gaps.max() > HOURS_PER_DAY:
-        raise SignalFileError(f"{path}: a gap of {gaps.max()} hours; traces must be near-continuous")
+        raise SignalFileError(
+            f"{path}: a gap of {gaps.max()} hours; traces must be near-continuous"
+        )
     # Fill short gaps by linear interpolation so the series is strictly hourly.
     full = np.arange(uniq[0], uniq[-1] + np.timedelta64(1, "h"), dtype="datetime64[h]")
     filled = np.interp(full.astype(np.int64), uniq.astype(np.int64), hourly)
@@ -354,7 +356,7 @@ def make_intensity_source(spec: str | IntensitySource) -> IntensitySource:
 
 
 def hourly_to_slots(hourly: np.ndarray, slot_minutes: int, horizon: int) -> np.ndarray:
-    """Hold hourly values over slots of ``slot_minutes``: (batch, hours, ...) -> (batch, horizon, ...)."""
+    """Hold hourly values over slots: (batch, hours, ...) -> (batch, horizon, ...)."""
     idx = (np.arange(horizon) * slot_minutes) // 60
     return hourly[:, idx]
 
@@ -415,7 +417,7 @@ def outside_temperature(
     swing_c: float = 6.0,
 ) -> np.ndarray:
     """Dry-bulb outside temperature in degC, shape (batch, horizon): a daily sinusoid peaking at
-    15:00 around a per-episode mean drawn within +-4 degC of ``mean_c``, plus AR(1) weather noise."""
+    15:00 around a per-episode mean within +-4 degC of ``mean_c``, plus AR(1) weather noise."""
     hours = _hours(batch, horizon, start_hour)
     day_mean = mean_c + rng.uniform(-4.0, 4.0, size=(batch, 1))
     daily = swing_c * np.cos(2 * np.pi * (hours - 15) / HOURS_PER_DAY)
@@ -455,7 +457,9 @@ def wind_power_per_kw(
     return np.where(speed >= cut_out, 0.0, frac)
 
 
-def diurnal_arrival_rate(hours: np.ndarray, peak_hour: float = 20.0, depth: float = 0.5) -> np.ndarray:
+def diurnal_arrival_rate(
+    hours: np.ndarray, peak_hour: float = 20.0, depth: float = 0.5
+) -> np.ndarray:
     """Relative arrival intensity in [1 - depth, 1] by hour of day, highest at ``peak_hour``
     (evening peak of consumer traffic)."""
     return 1.0 - depth * 0.5 * (1.0 - np.cos(2 * np.pi * (hours - peak_hour) / HOURS_PER_DAY))

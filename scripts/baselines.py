@@ -1,7 +1,7 @@
 """Roll out the rule-based baselines and the oracle on every registered env and print the table.
 
-    python -m lowcarbon.scripts.baselines                 # 3 seeds, all envs (about a minute)
-    python -m lowcarbon.scripts.baselines --seeds 10 --out results.csv
+python -m lowcarbon.scripts.baselines                 # 3 seeds, all envs (about a minute)
+python -m lowcarbon.scripts.baselines --seeds 10 --out results.csv
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     results = evaluate(args.envs, policies, seeds=range(args.seeds))
     print(format_table(summary_table(results)))
-    print(f"\n{len(results)} episodes in {time.perf_counter() - start:.1f} s; "
-          "score = (return - random) / (oracle - random), per seed, averaged.")
+    print(
+        f"\n{len(results)} episodes in {time.perf_counter() - start:.1f} s; "
+        "score = (return - random) / (oracle - random), per seed, averaged."
+    )
     if args.out:
         with open(args.out, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=[f.name for f in dataclasses.fields(results[0])])

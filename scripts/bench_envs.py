@@ -103,13 +103,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     steps, repeats = (24 * 2000, 9) if args.full else (24 * 400, 5)
     print(f"steps per run {steps}, median of {repeats} runs, vector env of {args.num_envs}\n")
-    print("| env | steps/s (step only) | steps/s (incl. resets) | reset (us) "
-          f"| vector steps/s (n={args.num_envs}) | oracle per episode (s) |")
+    print(
+        "| env | steps/s (step only) | steps/s (incl. resets) | reset (us) "
+        f"| vector steps/s (n={args.num_envs}) | oracle per episode (s) |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for env_id in args.envs:
         r = bench_env(env_id, steps, repeats, args.num_envs)
-        print(f"| {env_id} | {r['steps_only']:,.0f} | {r['with_resets']:,.0f} | "
-              f"{r['reset_us']:,.0f} | {r['vector']:,.0f} | {r['oracle_s']:.2f} |", flush=True)
+        print(
+            f"| {env_id} | {r['steps_only']:,.0f} | {r['with_resets']:,.0f} | "
+            f"{r['reset_us']:,.0f} | {r['vector']:,.0f} | {r['oracle_s']:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

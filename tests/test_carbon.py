@@ -24,4 +24,6 @@ def test_co2_rule_and_wen_emission_factor():
     assert carbon.co2_kg(1.0, carbon.WEN_TMC2026_KG_PER_KWH) == pytest.approx(1000 * 3.773e-4)
     # 3600 J = 1 Wh at 0.3773 kg/kWh -> 3.773e-4 kg.
     assert carbon.co2_kg_from_joules(3600.0, 0.3773) == pytest.approx(3.773e-4)
-    np.testing.assert_allclose(carbon.co2_kg(np.array([1.0, 2.0]), np.array([0.1, 0.5])), [0.1, 1.0])
+    np.testing.assert_allclose(
+        carbon.co2_kg(np.array([1.0, 2.0]), np.array([0.1, 0.5])), [0.1, 1.0]
+    )

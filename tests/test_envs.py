@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from hypothesis import HealthCheck, given, settings
-from hypothesis.extra.numpy import arrays
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import lowcarbon.envs  # noqa: F401  (registers the ids)
@@ -68,8 +68,8 @@ def test_same_seed_is_bit_identical_and_seeds_differ(env_id, kwargs):
     a = _episode(env, 7, actions)
     b = _episode(gym.make(env_id, **kwargs), 7, actions)
     c = _episode(env, 8, actions)
-    assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
-    assert any(not np.array_equal(x, y) for x, y in zip(a, c))
+    assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert any(not np.array_equal(x, y) for x, y in zip(a, c, strict=False))
 
 
 ACTION_VALUES = st.one_of(
@@ -89,7 +89,7 @@ def test_fuzzed_actions_never_crash_or_produce_nan(env_id, data):
     env.reset(seed=data.draw(st.integers(0, 2**31 - 1)))
     drawn = [data.draw(arrays(np.float64, n, elements=ACTION_VALUES)) for _ in range(3)]
     for t in range(env.core.horizon):
-        obs, r, term, _, info = env.step(drawn[t % len(drawn)])
+        obs, r, _, _, info = env.step(drawn[t % len(drawn)])
         assert np.all(np.isfinite(obs)) and np.isfinite(r)
         assert all(np.isfinite(v) for v in info.values())
 
@@ -138,11 +138,11 @@ def test_native_vector_env_steps_and_autoresets(env_id):
     assert obs.shape == (5, *venv.single_observation_space.shape)
     horizon = venv.unwrapped.core.horizon
     for t in range(horizon):
-        obs, r, term, trunc, info = venv.step(venv.action_space.sample())
+        obs, r, term, _, info = venv.step(venv.action_space.sample())
         assert r.shape == (5,) and np.all(np.isfinite(r)) and info["co2_kg"].shape == (5,)
         assert np.all(term == (t == horizon - 1))
     # NEXT_STEP autoreset: the following step starts new episodes with zero reward.
-    obs, r, term, trunc, _ = venv.step(venv.action_space.sample())
+    obs, r, term, _, _ = venv.step(venv.action_space.sample())
     assert np.all(r == 0) and not term.any() and venv.observation_space.contains(obs)
     # Copies draw different episodes, and the same seed repeats the batch exactly.
     a, _ = venv.reset(seed=3)
