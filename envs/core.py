@@ -37,6 +37,16 @@ class EnvParams:
     """Base of each environment's parameter dataclass (validated in ``__post_init__``)."""
 
     horizon: int = 24
+    slot_minutes: int = 60
+
+    def check_time(self) -> None:
+        """Validate ``horizon`` (slots per episode) and ``slot_minutes`` (length of a slot)."""
+        require(self.horizon >= 1, "horizon", f"must be >= 1, got {self.horizon}")
+        require(
+            self.slot_minutes >= 1 and (60 % self.slot_minutes == 0 or self.slot_minutes % 60 == 0),
+            "slot_minutes",
+            f"must divide 60 or be a multiple of 60, got {self.slot_minutes}",
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

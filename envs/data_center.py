@@ -27,8 +27,6 @@ SETPOINT_MAX_C = 27.0  # ASHRAE TC 9.9 recommended inlet range for IT equipment:
 class DataCenterParams(EnvParams):
     """Parameters of :class:`DataCenterEnv` (units in the names or the env docstring)."""
 
-    horizon: int = 24
-    slot_minutes: int = 60
     n_sites: int = 3
     site_regions: tuple[str, ...] | None = None
     climate_mean_c: tuple[float, ...] | None = None
@@ -44,12 +42,7 @@ class DataCenterParams(EnvParams):
     reward_scale_usd: float = 1000.0
 
     def __post_init__(self) -> None:
-        require(self.horizon >= 1, "horizon", f"must be >= 1, got {self.horizon}")
-        require(
-            self.slot_minutes >= 1 and (60 % self.slot_minutes == 0 or self.slot_minutes % 60 == 0),
-            "slot_minutes",
-            f"must divide 60 or be a multiple of 60, got {self.slot_minutes}",
-        )
+        self.check_time()
         require(self.n_sites >= 1, "n_sites", f"must be >= 1, got {self.n_sites}")
         n, fix = self.n_sites, object.__setattr__
         fix(

@@ -24,8 +24,6 @@ from .core import (
 class EnergyInternetParams(EnvParams):
     """Parameters of :class:`EnergyInternetEnv` (units in the names or the env docstring)."""
 
-    horizon: int = 24
-    slot_minutes: int = 60
     n_prosumers: int = 4
     region: str = "solar"
     pv_kwp: tuple[float, ...] | None = None
@@ -47,12 +45,7 @@ class EnergyInternetParams(EnvParams):
     reward_scale_usd: float = 1.0
 
     def __post_init__(self) -> None:
-        require(self.horizon >= 1, "horizon", f"must be >= 1, got {self.horizon}")
-        require(
-            self.slot_minutes >= 1 and (60 % self.slot_minutes == 0 or self.slot_minutes % 60 == 0),
-            "slot_minutes",
-            f"must divide 60 or be a multiple of 60, got {self.slot_minutes}",
-        )
+        self.check_time()
         require(self.n_prosumers >= 1, "n_prosumers", f"must be >= 1, got {self.n_prosumers}")
         n, fix = self.n_prosumers, object.__setattr__
         fix(self, "pv_kwp", per_item(self.pv_kwp, n, "pv_kwp", (6.0, 10.0, 0.0, 8.0)))

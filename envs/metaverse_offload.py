@@ -27,8 +27,6 @@ _DBM_TO_W = lambda dbm: 10.0 ** ((dbm - 30.0) / 10.0)  # noqa: E731
 class MetaverseOffloadParams(EnvParams):
     """Parameters of :class:`MetaverseOffloadEnv` (units in the names or the env docstring)."""
 
-    horizon: int = 24
-    slot_minutes: int = 60
     n_users: int = 8
     n_servers: int = 4
     server_regions: tuple[str, ...] | None = None
@@ -56,12 +54,7 @@ class MetaverseOffloadParams(EnvParams):
     w_crash: float = 1.0
 
     def __post_init__(self) -> None:
-        require(self.horizon >= 1, "horizon", f"must be >= 1, got {self.horizon}")
-        require(
-            (self.slot_minutes >= 1 and 60 % self.slot_minutes == 0) or self.slot_minutes % 60 == 0,
-            "slot_minutes",
-            f"must divide 60 or be a multiple of 60, got {self.slot_minutes}",
-        )
+        self.check_time()
         require(self.n_users >= 1, "n_users", f"must be >= 1, got {self.n_users}")
         require(self.n_servers >= 1, "n_servers", f"must be >= 1, got {self.n_servers}")
         n = self.n_servers
