@@ -48,6 +48,10 @@ class EnvParams:
             f"must divide 60 or be a multiple of 60, got {self.slot_minutes}",
         )
 
+    def expand(self, name: str, n: int, default: tuple[Any, ...]) -> None:
+        """Normalise the per-item field ``name`` to an n-tuple in place (see :func:`per_item`)."""
+        object.__setattr__(self, name, per_item(getattr(self, name), n, name, default))
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -14,7 +14,6 @@ from .core import (
     CoreEnv,
     EnvParams,
     check_and_clip,
-    per_item,
     require,
     time_features,
 )
@@ -44,27 +43,11 @@ class DataCenterParams(EnvParams):
     def __post_init__(self) -> None:
         self.check_time()
         require(self.n_sites >= 1, "n_sites", f"must be >= 1, got {self.n_sites}")
-        n, fix = self.n_sites, object.__setattr__
-        fix(
-            self,
-            "site_regions",
-            per_item(self.site_regions, n, "site_regions", ("solar", "nuclear", "coal")),
-        )
-        fix(
-            self,
-            "climate_mean_c",
-            per_item(self.climate_mean_c, n, "climate_mean_c", (24.0, 14.0, 20.0)),
-        )
-        fix(
-            self,
-            "it_capacity_mw",
-            per_item(self.it_capacity_mw, n, "it_capacity_mw", (10.0, 8.0, 12.0)),
-        )
-        fix(
-            self,
-            "interactive_share",
-            per_item(self.interactive_share, n, "interactive_share", (0.45, 0.5, 0.4)),
-        )
+        n = self.n_sites
+        self.expand("site_regions", n, ("solar", "nuclear", "coal"))
+        self.expand("climate_mean_c", n, (24.0, 14.0, 20.0))
+        self.expand("it_capacity_mw", n, (10.0, 8.0, 12.0))
+        self.expand("interactive_share", n, (0.45, 0.5, 0.4))
         for r in self.site_regions:
             signals.make_intensity_source(r)
         require(all(c > 0 for c in self.it_capacity_mw), "it_capacity_mw", "entries must be > 0")

@@ -14,7 +14,6 @@ from .core import (
     CoreEnv,
     EnvParams,
     check_and_clip,
-    per_item,
     require,
     time_features,
 )
@@ -47,25 +46,13 @@ class EnergyInternetParams(EnvParams):
     def __post_init__(self) -> None:
         self.check_time()
         require(self.n_prosumers >= 1, "n_prosumers", f"must be >= 1, got {self.n_prosumers}")
-        n, fix = self.n_prosumers, object.__setattr__
-        fix(self, "pv_kwp", per_item(self.pv_kwp, n, "pv_kwp", (6.0, 10.0, 0.0, 8.0)))
-        fix(self, "wind_kw", per_item(self.wind_kw, n, "wind_kw", (0.0, 0.0, 10.0, 3.0)))
-        fix(
-            self,
-            "base_load_kw",
-            per_item(self.base_load_kw, n, "base_load_kw", (1.0, 1.5, 2.5, 1.2)),
-        )
-        fix(
-            self,
-            "battery_kwh",
-            per_item(self.battery_kwh, n, "battery_kwh", (10.0, 13.5, 20.0, 5.0)),
-        )
-        fix(self, "battery_kw", per_item(self.battery_kw, n, "battery_kw", (5.0, 5.0, 10.0, 2.5)))
-        fix(
-            self,
-            "ev_charger_kw",
-            per_item(self.ev_charger_kw, n, "ev_charger_kw", (7.4, 11.0, 7.4, 3.7)),
-        )
+        n = self.n_prosumers
+        self.expand("pv_kwp", n, (6.0, 10.0, 0.0, 8.0))
+        self.expand("wind_kw", n, (0.0, 0.0, 10.0, 3.0))
+        self.expand("base_load_kw", n, (1.0, 1.5, 2.5, 1.2))
+        self.expand("battery_kwh", n, (10.0, 13.5, 20.0, 5.0))
+        self.expand("battery_kw", n, (5.0, 5.0, 10.0, 2.5))
+        self.expand("ev_charger_kw", n, (7.4, 11.0, 7.4, 3.7))
         signals.make_intensity_source(self.region)
         for name in (
             "pv_kwp",

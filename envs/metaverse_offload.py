@@ -15,7 +15,6 @@ from .core import (
     CoreEnv,
     EnvParams,
     check_and_clip,
-    per_item,
     require,
     time_features,
 )
@@ -58,32 +57,11 @@ class MetaverseOffloadParams(EnvParams):
         require(self.n_users >= 1, "n_users", f"must be >= 1, got {self.n_users}")
         require(self.n_servers >= 1, "n_servers", f"must be >= 1, got {self.n_servers}")
         n = self.n_servers
-        fix = object.__setattr__  # frozen dataclass: normalise per-server tuples once
-        fix(
-            self,
-            "server_regions",
-            per_item(self.server_regions, n, "server_regions", ("solar", "mixed", "hydro", "coal")),
-        )
-        fix(
-            self,
-            "capacity_steps",
-            per_item(self.capacity_steps, n, "capacity_steps", (120.0, 200.0, 100.0, 200.0)),
-        )
-        fix(
-            self,
-            "sec_per_step",
-            per_item(self.sec_per_step, n, "sec_per_step", (0.04, 0.03, 0.05, 0.03)),
-        )
-        fix(
-            self,
-            "gpu_power_w",
-            per_item(self.gpu_power_w, n, "gpu_power_w", (300.0, 350.0, 300.0, 400.0)),
-        )
-        fix(
-            self,
-            "backhaul_ms",
-            per_item(self.backhaul_ms, n, "backhaul_ms", (15.0, 10.0, 40.0, 5.0)),
-        )
+        self.expand("server_regions", n, ("solar", "mixed", "hydro", "coal"))
+        self.expand("capacity_steps", n, (120.0, 200.0, 100.0, 200.0))
+        self.expand("sec_per_step", n, (0.04, 0.03, 0.05, 0.03))
+        self.expand("gpu_power_w", n, (300.0, 350.0, 300.0, 400.0))
+        self.expand("backhaul_ms", n, (15.0, 10.0, 40.0, 5.0))
         for name in ("capacity_steps", "sec_per_step", "gpu_power_w"):
             require(all(v > 0 for v in getattr(self, name)), name, "every entry must be > 0")
         require(all(v >= 0 for v in self.backhaul_ms), "backhaul_ms", "entries must be >= 0")
