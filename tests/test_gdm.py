@@ -1,0 +1,376 @@
+"""Unit tests of the GDM diffusion-policy agent: schedules, chain, policy, algorithm, checkpoints."""
+
+import copy
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from bandit import BanditExpert, TwoPeakBandit, optimal_action
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tianshou.data import Batch, ReplayBuffer
+from tianshou.utils.torch_utils import policy_within_training_step
+
+import lowcarbon.envs  # noqa: F401
+from lowcarbon.agents import ExpertActionWrapper, OraclePolicy
+from lowcarbon.agents.gdm import (
+    SCHEDULES,
+    DiffusionActor,
+    DiffusionSchedule,
+    GDMConfig,
+    GDMPolicy,
+    make_gdm,
+)
+from lowcarbon.agents.gdm.algorithm import GDM
+
+OBS = gym.spaces.Box(-1.0, 1.0, (6,), np.float32)
+ACT = gym.spaces.Box(np.array([0, -2, 10], np.float32), np.array([1, 2, 30], np.float32))
+SMALL = dict(hidden_sizes=[32, 32], time_dim=8)
+
+
+def small_gdm(**overrides) -> GDM:
+    return make_gdm(OBS, ACT, GDMConfig(**{**SMALL, **overrides}))
+
+
+# --- schedules -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", SCHEDULES)
+@pytest.mark.parametrize("steps", [1, 2, 3, 5, 10, 20])
+def test_schedule_identities(kind, steps):
+    s = DiffusionSchedule.make(kind, steps)
+    assert s.steps == steps and s.betas.shape == (steps,)
+    assert np.all(s.betas > 0) and np.all(s.betas < 1)
+    np.testing.assert_allclose(s.alphas, 1 - s.betas)
+    np.testing.assert_allclose(s.alphas_cumprod, np.cumprod(s.alphas))
+    np.testing.assert_allclose(s.alphas_cumprod_prev, np.r_[1.0, s.alphas_cumprod[:-1]])
+    assert np.all(np.diff(s.alphas_cumprod) < 0)
+    np.testing.assert_allclose(s.sqrt_recip_alphas_cumprod * s.sqrt_alphas_cumprod, 1.0)
+    np.testing.assert_allclose(
+        s.sqrt_recipm1_alphas_cumprod**2, 1 / s.alphas_cumprod - 1, rtol=1e-10
+    )
+    # posterior of a noise-free x_t = sqrt(ab_t) x0 is centred on sqrt(ab_{t-1}) x0 ...
+    np.testing.assert_allclose(
+        s.posterior_mean_coef1 + s.posterior_mean_coef2 * s.sqrt_alphas_cumprod,
+        np.sqrt(s.alphas_cumprod_prev),
+    )
+    # ... with DDPM's variance beta~_t = beta_t (1 - ab_{t-1}) / (1 - ab_t), zero at t = 1
+    ab, abp = s.alphas_cumprod, s.alphas_cumprod_prev
+    np.testing.assert_allclose(s.posterior_variance, s.betas * (1 - abp) / (1 - ab))
+    assert s.posterior_variance[0] == 0 and np.all(np.isfinite(s.posterior_log_variance_clipped))
+
+
+@pytest.mark.parametrize("steps", [1, 3, 5, 10, 20])
+def test_vp_schedule_ends_at_the_same_noise_level_for_every_step_count(steps):
+    ab_end = DiffusionSchedule.make("vp", steps).alphas_cumprod[-1]
+    assert ab_end == pytest.approx(math.exp(-0.1 - 0.5 * (10.0 - 0.1)), rel=1e-9)
+
+
+def test_cosine_and_linear_schedules_follow_their_formulas():
+    s = DiffusionSchedule.make("cosine", 10)
+    f = np.cos((np.arange(11) / 10 + 0.008) / 1.008 * np.pi / 2) ** 2
+    unclipped = s.betas < 0.999
+    np.testing.assert_allclose(s.alphas_cumprod[unclipped], (f[1:] / f[0])[unclipped], rtol=1e-9)
+    np.testing.assert_allclose(
+        DiffusionSchedule.make("linear", 5).betas, np.linspace(1e-4, 2e-2, 5)
+    )
+
+
+@pytest.mark.parametrize(
+    "kind, steps", [("vp", 0), ("vp", 21), ("vp", 2.5), ("vp", "5"), ("quadratic", 5)]
+)
+def test_schedule_rejects_bad_arguments(kind, steps):
+    with pytest.raises(ValueError):
+        DiffusionSchedule.make(kind, steps)
+
+
+# --- the reverse chain -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch", [1, 256])
+@pytest.mark.parametrize("final_noise", [False, True])
+def test_actor_shapes_and_bounds(batch, final_noise):
+    actor = DiffusionActor(6, 3, steps=5, final_noise=final_noise, hidden_sizes=(32, 32))
+    obs = torch.randn(batch, 6) * 100  # far outside anything seen: still in bounds
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad):
+            out = actor(obs)
+        assert out.act.shape == (batch, 3)
+        assert out.act.abs().max() <= 1.0
+        if final_noise:
+            assert out.log_prob.shape == (batch, 1)
+        else:
+            assert out.log_prob is None
+    det = actor(obs, deterministic=True)
+    assert det.log_prob is None and det.act.abs().max() <= 1.0
+
+
+@pytest.mark.parametrize("activation", [torch.nn.Mish, torch.nn.ReLU, torch.nn.Tanh, torch.nn.ELU,
+                                        torch.nn.SiLU])  # fmt: skip
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_compiled_chain_matches_the_torch_chain(activation, deterministic):
+    actor = DiffusionActor(6, 3, steps=7, activation=activation, hidden_sizes=(16, 24, 8))
+    obs = torch.randn(9, 6)
+    torch.manual_seed(3)
+    with torch.no_grad():  # compiled kernel
+        fast = actor(obs, deterministic=deterministic).act
+    torch.manual_seed(3)
+    reference = actor(obs, deterministic=deterministic).act  # gradients on: the torch chain
+    torch.testing.assert_close(fast, reference.detach(), atol=2e-6, rtol=1e-5)
+
+
+def test_compiled_chain_follows_parameter_updates_and_copies():
+    actor = DiffusionActor(6, 3, steps=3, hidden_sizes=(16,))
+    obs = torch.randn(4, 6)
+    with torch.no_grad():
+        before = actor(obs, deterministic=True).act
+        for p in actor.parameters():
+            p.add_(0.1)
+        after = actor(obs, deterministic=True).act
+        clone = copy.deepcopy(actor)
+        for p in actor.parameters():
+            p.add_(0.1)
+        np.testing.assert_array_equal(clone(obs, deterministic=True).act, after)
+    assert not torch.equal(before, after)
+    torch.testing.assert_close(after, clone(obs, deterministic=True).act.detach())
+
+
+def test_q_gradient_reaches_every_denoising_step():
+    actor = DiffusionActor(6, 3, steps=5, hidden_sizes=(32, 32))
+    critic = torch.nn.Linear(9, 1)
+    eps_per_step = []
+    actor.denoiser.tail.register_forward_hook(lambda m, i, out: eps_per_step.append(out))
+    for e in eps_per_step:
+        e.retain_grad()
+    obs = torch.randn(16, 6)
+    act = actor(obs).act
+    for e in eps_per_step:
+        e.retain_grad()
+    q = critic(torch.cat([obs, act], dim=1))
+    (-q.mean()).backward()
+    assert len(eps_per_step) == 5
+    for e in eps_per_step:  # dQ/d eps_t is non-zero at every step of the chain ...
+        assert e.grad is not None and e.grad.abs().sum() > 0
+    for name, p in actor.denoiser.named_parameters():  # ... and so on every denoiser weight
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_bc_loss_is_zero_for_a_perfect_denoiser_and_positive_otherwise():
+    actor = DiffusionActor(2, 2, steps=5, hidden_sizes=(8,))
+    loss = actor.bc_loss(torch.randn(64, 2), torch.rand(64, 2) * 2 - 1)
+    assert loss.item() > 0 and loss.requires_grad
+    loss.backward()
+    assert all(p.grad is not None for p in actor.denoiser.parameters())
+
+
+# --- the policy ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch", [1, 256])
+@pytest.mark.parametrize("eval_mode", ["deterministic", "stochastic", "best_of_n"])
+def test_policy_shapes_bounds_and_no_graph(batch, eval_mode):
+    algo = small_gdm(eval_mode=eval_mode, eval_candidates=4)
+    obs = np.random.default_rng(0).normal(size=(batch, 6)).astype(np.float32)
+    for training in (False, True):
+        with policy_within_training_step(algo.policy, training):
+            result = algo.policy(Batch(obs=obs, info={}))
+        assert result.act.shape == (batch, 3)
+        assert not result.act.requires_grad  # sampling outside the update builds no graph
+        env_act = algo.policy.map_action(result.act)
+        assert np.all(env_act >= ACT.low) and np.all(env_act <= ACT.high)
+
+
+def test_deterministic_evaluation_ignores_the_seed():
+    policy = small_gdm().policy
+    batch = Batch(obs=np.ones((3, 6), np.float32), info={})
+    torch.manual_seed(0)
+    a = policy(batch).act
+    torch.manual_seed(1)
+    np.testing.assert_array_equal(a, policy(batch).act)
+    with policy_within_training_step(policy):  # but training actions are random
+        assert not torch.equal(policy(batch).act, policy(batch).act)
+
+
+def test_best_of_n_keeps_the_candidate_the_critic_values_most():
+    policy = small_gdm(eval_mode="best_of_n", eval_candidates=8).policy
+    target = torch.tensor([0.3, -0.2, 0.9])
+    policy.set_q_ranker(lambda obs, act: -(act - target).pow(2).sum(-1))
+    obs = np.random.default_rng(1).normal(size=(5, 6)).astype(np.float32)
+    torch.manual_seed(7)
+    best = policy(Batch(obs=obs, info={})).act
+    torch.manual_seed(7)
+    with torch.no_grad():
+        cands = policy.sample(torch.as_tensor(obs).repeat_interleave(8, 0)).act.view(5, 8, 3)
+    dist = (cands - target).pow(2).sum(-1)
+    torch.testing.assert_close(best, cands[torch.arange(5), dist.argmin(1)])
+
+
+def test_best_of_n_without_critics_is_an_error():
+    actor = DiffusionActor(6, 3, steps=2, hidden_sizes=(8,))
+    policy = GDMPolicy(actor=actor, action_space=ACT, eval_mode="best_of_n")
+    with pytest.raises(RuntimeError, match="critics"):
+        policy(Batch(obs=np.zeros((1, 6), np.float32), info={}))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(eval_mode="greedy"), ValueError),
+        (dict(eval_candidates=0), ValueError),
+        (dict(action_space=gym.spaces.Box(-1, 1, (4,))), ValueError),
+        (dict(action_space=gym.spaces.Discrete(3)), TypeError),
+    ],
+)
+def test_policy_rejects_bad_arguments(kwargs, error):
+    actor = DiffusionActor(6, 3, steps=2, hidden_sizes=(8,))
+    with pytest.raises(error):
+        GDMPolicy(actor=actor, **{"action_space": ACT, **kwargs})
+
+
+# --- the algorithm ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (dict(q_weight=0.0, bc_weight=0.0), "at least one"),
+        (dict(q_weight=-1.0), ">= 0"),
+        (dict(q_weight=0.0, bc_weight=1.0, max_entropy=True), "q_weight > 0"),
+        (dict(alpha=0.0), "alpha must be > 0"),
+        (dict(n_step=0), "n_step_return_horizon"),
+        (dict(activation="sigmoidish"), "unknown activation"),
+    ],
+)
+def test_algorithm_rejects_bad_configurations(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        small_gdm(**overrides)
+
+
+def test_max_entropy_needs_a_final_noise():
+    policy = small_gdm(max_entropy=False).policy
+    with pytest.raises(ValueError, match="final_noise"):
+        GDM(policy=policy, policy_optim=_adam(), critic=torch.nn.Linear(9, 1),
+            critic_optim=_adam(), alpha=0.1)  # fmt: skip
+
+
+def _adam():
+    from tianshou.algorithm.optim import AdamOptimizerFactory
+
+    return AdamOptimizerFactory(lr=1e-3)
+
+
+def _bandit_buffer(n=512, seed=0) -> ReplayBuffer:
+    env = ExpertActionWrapper(TwoPeakBandit(), BanditExpert())
+    buf = ReplayBuffer(n)
+    obs, info = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        act = rng.uniform(0, 2, 2).astype(np.float32)
+        obs_next, rew, term, trunc, info = env.step(act)
+        buf.add(Batch(obs=obs, act=(act - 1.0), rew=rew, terminated=term, truncated=trunc,
+                      obs_next=obs_next, info=info))  # fmt: skip
+        obs = obs_next
+    return buf
+
+
+BANDIT = TwoPeakBandit()
+
+
+def bandit_gdm(**overrides) -> GDM:
+    return make_gdm(BANDIT.observation_space, BANDIT.action_space,
+                    GDMConfig(**{**SMALL, **overrides}))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "overrides, logged",
+    [
+        (dict(max_entropy=False), {"q_loss", "q_mean"}),
+        (dict(max_entropy=True), {"q_loss", "alpha", "alpha_loss", "entropy"}),
+        (dict(max_entropy=False, q_weight=0.0, bc_weight=1.0), {"bc_loss"}),
+        (dict(max_entropy=True, bc_weight=0.5, n_step=3), {"q_loss", "bc_loss", "alpha"}),
+    ],
+)
+def test_update_moves_every_network_and_logs_its_terms(overrides, logged):
+    algo = bandit_gdm(**overrides)
+    buf = _bandit_buffer()
+    before = {k: v.clone() for k, v in algo.state_dict().items() if isinstance(v, torch.Tensor)}
+    with policy_within_training_step(algo.policy):
+        stats = algo.update(buf, 64)
+    losses = stats.get_loss_stats_dict()
+    assert logged <= set(losses) and all(np.isfinite(v) for v in losses.values())
+    after = algo.state_dict()
+    moved = {k.split(".")[0] for k, v in before.items() if not torch.equal(v, after[k])}
+    assert {"policy", "critic", "critic2", "critic_old", "critic2_old", "actor_old"} <= moved
+    if algo.auto_alpha:
+        assert "temperature" in moved
+
+
+def test_bc_needs_expert_labels():
+    algo = bandit_gdm(max_entropy=False, bc_weight=1.0)
+    buf = ReplayBuffer(8)
+    for _ in range(8):
+        buf.add(Batch(obs=np.zeros(2, np.float32), act=np.zeros(2, np.float32), rew=0.0,
+                      terminated=True, truncated=False, obs_next=np.zeros(2, np.float32),
+                      info={}))  # fmt: skip
+    with policy_within_training_step(algo.policy), pytest.raises(KeyError, match="expert"):
+        algo.update(buf, 4)
+
+
+def test_checkpoint_round_trip_gives_identical_actions_and_updates(tmp_path):
+    buf = _bandit_buffer()
+    torch.manual_seed(0)
+    algo = bandit_gdm(max_entropy=True, bc_weight=0.5)
+    with policy_within_training_step(algo.policy):
+        for _ in range(5):
+            algo.update(buf, 32)
+    algo.save(tmp_path / "gdm.pt", env_steps=512)
+    torch.manual_seed(1)
+    twin = bandit_gdm(max_entropy=True, bc_weight=0.5)
+    assert twin.load(tmp_path / "gdm.pt") == {"env_steps": 512}
+    assert twin.alpha == algo.alpha
+    obs = Batch(obs=np.random.default_rng(2).uniform(-1, 1, (4, 2)).astype(np.float32), info={})
+    for training in (False, True):
+        acts = []
+        for a in (algo, twin):
+            torch.manual_seed(5)
+            with policy_within_training_step(a.policy, training):
+                acts.append(a.policy(obs).act)
+        np.testing.assert_array_equal(*acts)
+    # one more update from the same batch and seed: optimiser states were restored too
+    for a in (algo, twin):
+        torch.manual_seed(9)
+        with policy_within_training_step(a.policy):
+            a.update(copy.deepcopy(buf), 32)  # a copy of the buffer, RNG state included
+    for (k, v), w in zip(algo.state_dict().items(), twin.state_dict().values(), strict=True):
+        if isinstance(v, torch.Tensor):
+            torch.testing.assert_close(v, w, rtol=0, atol=0, msg=k)
+
+
+# --- expert labels ---------------------------------------------------------------------------
+
+
+@given(seed=st.integers(0, 2**16))
+@settings(max_examples=10, deadline=None)
+def test_expert_wrapper_labels_the_observation_acted_on(seed):
+    env = ExpertActionWrapper(TwoPeakBandit(), BanditExpert())
+    obs, _ = env.reset(seed=seed)
+    for _ in range(3):
+        obs_next, *_, info = env.step(env.action_space.sample())
+        np.testing.assert_array_equal(info["expert_action"], optimal_action(obs)[0])
+        obs = obs_next
+
+
+def test_default_expert_is_the_oracle_of_the_state_acted_on():
+    env = ExpertActionWrapper(gym.make("LowCarbon/DataCenter-v0"))
+    obs, _ = env.reset(seed=3)
+    oracle = OraclePolicy(env.env)  # an independent oracle on the same env
+    oracle.reset()
+    done, steps = False, 0
+    while not done:
+        act = oracle.act(obs)
+        obs, _, term, trunc, info = env.step(act)
+        np.testing.assert_allclose(info["expert_action"], act, rtol=1e-6, atol=1e-6)
+        done, steps = term or trunc, steps + 1
+    assert steps == env.unwrapped.core.horizon
