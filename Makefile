@@ -32,6 +32,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m lowcarbon.scripts.bench_envs
+	$(BIN)/python -m lowcarbon.scripts.bench_gdm
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis

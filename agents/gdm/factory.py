@@ -25,7 +25,7 @@ class GDMConfig:
     """Hidden widths of the denoiser and of each critic."""
     activation: str = "relu"
     """Hidden activation of the denoiser and critics. Diffusion-QL and GDMOPT use ``mish``; on a
-    2-core CPU it made updates about 1.5x slower than ``relu`` and learned our two-peak bandit
+    2-core CPU it made updates about 1.7x slower than ``relu`` and learned our two-peak bandit
     more slowly, so ``relu`` is the default (see benchmarks/README.md)."""
     time_dim: int = 16
     """Size of the diffusion-step embedding."""

@@ -207,6 +207,10 @@ class DiffusionActor(nn.Module):
     def steps(self) -> int:
         return self.schedule.steps
 
+    @property
+    def device(self) -> torch.device:
+        return self._params[0].device
+
     def __getstate__(self) -> dict:
         # the kernel's parameter views belong to this instance's storage: never copy them
         state = self.__dict__.copy()
@@ -244,8 +248,8 @@ class DiffusionActor(nn.Module):
             x = self._chain_compiled(obs, noise)
         else:
             x = self._chain_torch(obs, noise)
-        sigma = self.sigma()
-        if sigma is None or deterministic:
+        sigma = None if deterministic else self.sigma()
+        if sigma is None:
             return ActorOutput(x, None)
         z = torch.randn_like(x)
         log_prob = (-0.5 * z.pow(2) - torch.log(sigma) - 0.5 * math.log(2 * math.pi)).sum(
@@ -271,7 +275,7 @@ class DiffusionActor(nn.Module):
         return x
 
     def _chain_compiled(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        ptrs = tuple(p.data_ptr() for p in self._params)
+        ptrs = tuple(map(torch.Tensor.data_ptr, self._params))
         if self._kernel_args is None or self._kernel_args[0] != ptrs:
             self._kernel_args = (ptrs, self._kernel_views())
         return torch.from_numpy(

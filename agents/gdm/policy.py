@@ -13,7 +13,6 @@ from tianshou.data import Batch
 from tianshou.data.batch import BatchProtocol
 from tianshou.data.types import ActStateBatchProtocol, ObsBatchProtocol
 from tianshou.exploration import BaseNoise
-from tianshou.utils.torch_utils import torch_device
 
 from .networks import ActorOutput, DiffusionActor
 
@@ -84,7 +83,7 @@ class GDMPolicy(ContinuousPolicyWithExplorationNoise):
 
     def obs_tensor(self, obs: Any) -> torch.Tensor:
         """Observations as a float32 tensor on the actor's device, flattened to (B, obs_dim)."""
-        return torch.as_tensor(obs, dtype=torch.float32, device=torch_device(self.actor)).flatten(1)
+        return torch.as_tensor(obs, dtype=torch.float32, device=self.actor.device).flatten(1)
 
     def sample(
         self,
