@@ -1,8 +1,9 @@
 """Tianshou 2.x Soft Actor-Critic built on the same networks as the GDM agent.
 
 It is the closest classic counterpart of :mod:`lowcarbon.agents.gdm`: same twin critics, same
-hidden widths and activation, same optimiser settings and automatic temperature; only the actor
-differs (a tanh-squashed Gaussian, Haarnoja et al., arXiv:1812.05905).
+hidden widths and activation, same optimiser settings, an automatic temperature with the same
+target entropy (``-dim(A)``; SAC starts it at 0.2, GDM at 0.05); only the actor differs (a
+tanh-squashed Gaussian, Haarnoja et al., arXiv:1812.05905).
 """
 
 from __future__ import annotations

@@ -110,8 +110,10 @@ def test_actor_shapes_and_bounds(batch, final_noise):
 @pytest.mark.parametrize("activation", [torch.nn.Mish, torch.nn.ReLU, torch.nn.Tanh, torch.nn.ELU,
                                         torch.nn.SiLU])  # fmt: skip
 @pytest.mark.parametrize("deterministic", [False, True])
-def test_compiled_chain_matches_the_torch_chain(activation, deterministic):
-    actor = DiffusionActor(6, 3, steps=7, activation=activation, hidden_sizes=(16, 24, 8))
+@pytest.mark.parametrize("schedule, steps", [("vp", 7), ("linear", 1), ("cosine", 4)])
+def test_compiled_chain_matches_the_torch_chain(activation, deterministic, schedule, steps):
+    actor = DiffusionActor(6, 3, steps=steps, schedule=schedule, activation=activation,
+                           hidden_sizes=(16, 24, 8))  # fmt: skip
     obs = torch.randn(9, 6)
     torch.manual_seed(3)
     with torch.no_grad():  # compiled kernel
@@ -121,20 +123,68 @@ def test_compiled_chain_matches_the_torch_chain(activation, deterministic):
     torch.testing.assert_close(fast, reference.detach(), atol=2e-6, rtol=1e-5)
 
 
-def test_compiled_chain_follows_parameter_updates_and_copies():
-    actor = DiffusionActor(6, 3, steps=3, hidden_sizes=(16,))
-    obs = torch.randn(4, 6)
+def naive_ddpm_sample(actor: DiffusionActor, obs: torch.Tensor, noise: torch.Tensor):
+    """Textbook DDPM sampling (Ho et al. 2020, Algorithm 2 with x0 clipping), one
+    ``Denoiser.forward`` per step, coefficients recomputed from the betas alone."""
+    betas = torch.tensor(actor.schedule.betas)
+    alphas = 1 - betas
+    ab = torch.cumprod(alphas, 0)
+    x = noise[0].double()
+    for i in reversed(range(actor.steps)):
+        t = torch.full((obs.shape[0],), i)
+        eps = actor.denoiser(x.float(), t, obs).double()
+        x0 = ((x - torch.sqrt(1 - ab[i]) * eps) / torch.sqrt(ab[i])).clamp(-1, 1)
+        if i == 0:
+            return x0.float()
+        ab_prev = ab[i - 1]
+        mean = (betas[i] * torch.sqrt(ab_prev) * x0 + (1 - ab_prev) * torch.sqrt(alphas[i]) * x) / (
+            1 - ab[i]
+        )
+        x = mean + torch.sqrt(betas[i] * (1 - ab_prev) / (1 - ab[i])) * noise[i].double()
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("steps", [1, 2, 5])
+def test_chain_matches_a_textbook_ddpm_sampler(schedule, steps):
+    actor = DiffusionActor(6, 3, steps=steps, schedule=schedule, hidden_sizes=(16, 16))
+    obs = torch.randn(5, 6)
+    torch.manual_seed(11)
+    noise = torch.randn(steps, 5, 3)  # the draw the actor makes first, under the same seed
+    expected = naive_ddpm_sample(actor, obs, noise)
     with torch.no_grad():
-        before = actor(obs, deterministic=True).act
-        for p in actor.parameters():
-            p.add_(0.1)
-        after = actor(obs, deterministic=True).act
-        clone = copy.deepcopy(actor)
-        for p in actor.parameters():
-            p.add_(0.1)
-        np.testing.assert_array_equal(clone(obs, deterministic=True).act, after)
+        torch.manual_seed(11)
+        compiled = actor(obs).act
+        torch.manual_seed(11)
+        with torch.enable_grad():
+            eager = actor(obs).act.detach()
+    torch.testing.assert_close(compiled, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(eager, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("act_dim, hidden", [(3, (16,)), (1, (8, 8)), (2, (8, 4, 8))])
+def test_compiled_chain_follows_parameter_updates_and_copies(act_dim, hidden):
+    actor = DiffusionActor(6, act_dim, steps=3, hidden_sizes=hidden)
+    obs = torch.randn(4, 6)
+
+    def compiled_vs_torch(a):
+        torch.manual_seed(0)
+        with torch.no_grad():
+            fast = a(obs).act
+        torch.manual_seed(0)
+        torch.testing.assert_close(fast, a(obs).act.detach(), atol=2e-6, rtol=1e-5)
+        return fast
+
+    before = compiled_vs_torch(actor)
+    with torch.no_grad():
+        for p in actor.parameters():  # in place, as optimisers and Polyak averaging do
+            p.data.add_(0.1)
+    after = compiled_vs_torch(actor)
     assert not torch.equal(before, after)
-    torch.testing.assert_close(after, clone(obs, deterministic=True).act.detach())
+    clone = copy.deepcopy(actor)
+    np.testing.assert_array_equal(compiled_vs_torch(clone), after)
+    fresh = DiffusionActor(6, act_dim, steps=3, hidden_sizes=hidden)
+    actor.load_state_dict(fresh.state_dict(), assign=True)  # replaces the parameter objects
+    np.testing.assert_array_equal(compiled_vs_torch(actor), compiled_vs_torch(fresh))
 
 
 def test_q_gradient_reaches_every_denoising_step():
@@ -142,8 +192,6 @@ def test_q_gradient_reaches_every_denoising_step():
     critic = torch.nn.Linear(9, 1)
     eps_per_step = []
     actor.denoiser.tail.register_forward_hook(lambda m, i, out: eps_per_step.append(out))
-    for e in eps_per_step:
-        e.retain_grad()
     obs = torch.randn(16, 6)
     act = actor(obs).act
     for e in eps_per_step:
@@ -159,10 +207,45 @@ def test_q_gradient_reaches_every_denoising_step():
 
 def test_bc_loss_is_zero_for_a_perfect_denoiser_and_positive_otherwise():
     actor = DiffusionActor(2, 2, steps=5, hidden_sizes=(8,))
-    loss = actor.bc_loss(torch.randn(64, 2), torch.rand(64, 2) * 2 - 1)
+    target = torch.rand(64, 2) * 2 - 1
+    loss = actor.bc_loss(torch.randn(64, 2), target)
     assert loss.item() > 0 and loss.requires_grad
     loss.backward()
     assert all(p.grad is not None for p in actor.denoiser.parameters())
+    # an oracle denoiser that knows x0 inverts x_t = sqrt(ab) x0 + sqrt(1 - ab) eps exactly
+    sch = actor.schedule
+    sab = torch.tensor(sch.sqrt_alphas_cumprod, dtype=torch.float32)
+    s1m = torch.tensor(sch.sqrt_one_minus_alphas_cumprod, dtype=torch.float32)
+    actor.denoiser.forward = lambda x, t, obs: (x - sab[t, None] * target) / s1m[t, None]
+    assert actor.bc_loss(torch.randn(64, 2), target).item() < 1e-9
+
+
+def test_final_noise_log_sigma_is_bounded_but_never_stuck():
+    actor = DiffusionActor(2, 2, steps=2, hidden_sizes=(8,), final_noise=True, init_log_sigma=-1)
+    torch.testing.assert_close(actor.sigma().log(), torch.full((2,), -1.0))
+    with torch.no_grad():
+        actor.log_sigma.fill_(5.0)  # well into the saturated end of the bound
+    log_sigma = actor.sigma().log()
+    assert torch.all(log_sigma <= 1.0) and torch.all(log_sigma > 0.99)
+    log_sigma.sum().backward()
+    assert torch.all(actor.log_sigma.grad != 0)  # a gradient can still bring it back (and Adam
+    # rescales small gradients), where a hard clamp would give exactly zero
+    with pytest.raises(ValueError, match="init_log_sigma"):
+        DiffusionActor(2, 2, final_noise=True, init_log_sigma=2.0)
+
+
+def test_final_noise_log_prob_is_the_gaussian_density_of_the_noise():
+    actor = DiffusionActor(2, 3, steps=2, hidden_sizes=(8,), final_noise=True, init_log_sigma=-3)
+    obs = torch.randn(64, 2)
+    torch.manual_seed(4)
+    out = actor(obs)
+    torch.manual_seed(4)
+    x0 = actor._chain_torch(obs, torch.randn(2, 64, 3))
+    z = torch.randn_like(x0)  # the actor's next draw
+    sigma = actor.sigma()
+    expected = torch.distributions.Normal(x0, sigma).log_prob(x0 + sigma * z).sum(-1, keepdim=True)
+    torch.testing.assert_close(out.log_prob, expected)
+    torch.testing.assert_close(out.act, (x0 + sigma * z).clamp(-1, 1))
 
 
 # --- the policy ------------------------------------------------------------------------------
@@ -374,3 +457,79 @@ def test_default_expert_is_the_oracle_of_the_state_acted_on():
         np.testing.assert_allclose(info["expert_action"], act, rtol=1e-6, atol=1e-6)
         done, steps = term or trunc, steps + 1
     assert steps == env.unwrapped.core.horizon
+
+
+# --- loss terms, one at a time ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target, direction", [(50.0, +1), (-50.0, -1)])
+def test_temperature_rises_when_entropy_is_below_target_and_falls_above(target, direction):
+    algo = bandit_gdm(max_entropy=True, target_entropy=target, alpha_lr=1e-2)
+    buf = _bandit_buffer()
+    alpha0 = algo.alpha
+    with policy_within_training_step(algo.policy):
+        for _ in range(3):
+            algo.update(buf, 32)
+    assert np.sign(algo.alpha - alpha0) == direction
+
+
+def test_soft_target_subtracts_the_temperature_times_log_prob():
+    algo = bandit_gdm(max_entropy=True, alpha=0.3)
+    obs = Batch(obs=np.random.default_rng(0).uniform(-1, 1, (16, 2)).astype(np.float32), info={})
+    with policy_within_training_step(algo.policy), torch.no_grad():
+        torch.manual_seed(0)
+        act = algo._target_q_compute_action(obs)
+        value = algo._target_q_compute_value(obs, act)
+        min_q = torch.min(algo.critic_old(obs.obs, act.act), algo.critic2_old(obs.obs, act.act))
+    assert value.shape == (16, 1)
+    torch.testing.assert_close(value, min_q - 0.3 * act.log_prob)
+
+
+def test_q_term_is_invariant_to_the_scale_of_the_critic():
+    """Diffusion-QL's normalisation: dividing by mean |Q| makes the actor's gradient the same
+    whether rewards (hence Q) are in grams or tonnes."""
+    algo = bandit_gdm(max_entropy=False)
+    obs = torch.rand(32, 2) * 2 - 1
+    grads = []
+    for scale in (1.0, 1000.0):
+        algo.policy.actor.zero_grad()
+        torch.manual_seed(0)
+        act = algo.policy.sample(obs).act
+        q = scale * algo._min_q(obs, act)
+        (-q.mean() / q.abs().mean().detach()).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in algo.policy.actor.parameters()]))
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-7)
+
+
+def test_bc_alone_skips_batches_without_labels():
+    algo = bandit_gdm(max_entropy=False, q_weight=0.0, bc_weight=1.0)
+    buf = ReplayBuffer(8)
+    for _ in range(8):
+        buf.add(Batch(obs=np.zeros(2, np.float32), act=np.zeros(2, np.float32), rew=0.0,
+                      terminated=True, truncated=False, obs_next=np.zeros(2, np.float32),
+                      info={"expert_action": np.full(2, np.nan, np.float32)}))  # fmt: skip
+    before = copy.deepcopy(algo.policy.state_dict())
+    with policy_within_training_step(algo.policy):
+        stats = algo.update(buf, 4)
+    assert stats.bc_loss is None
+    for k, v in algo.policy.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_loading_a_checkpoint_of_another_configuration_names_the_problem(tmp_path):
+    bandit_gdm(steps=3).save(tmp_path / "a.pt")
+    with pytest.raises(ValueError, match="configuration"):
+        bandit_gdm(hidden_sizes=[16, 16]).load(tmp_path / "a.pt")
+
+
+def test_policy_does_not_keep_its_algorithm_alive_and_copies_rank_with_their_own_critics():
+    import gc
+
+    algo = bandit_gdm(eval_mode="best_of_n")
+    assert copy.deepcopy(algo.policy).q_ranker is None  # a lone policy copy has no critics
+    twin = copy.deepcopy(algo)
+    assert twin.policy.q_ranker.__self__ is twin
+    policy = algo.policy
+    del algo
+    gc.collect()
+    assert policy.q_ranker is None

@@ -132,7 +132,11 @@ class GDM(ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStateBatchProtocol]):
                 )
             if alpha <= 0:
                 raise ValueError(f"alpha must be > 0, got {alpha}")
-        if not (isinstance(n_step_return_horizon, int) and n_step_return_horizon >= 1):
+        if not (
+            isinstance(n_step_return_horizon, int | np.integer)
+            and not isinstance(n_step_return_horizon, bool)
+            and n_step_return_horizon >= 1
+        ):
             raise ValueError(
                 f"n_step_return_horizon must be an int >= 1, got {n_step_return_horizon}"
             )
@@ -161,7 +165,11 @@ class GDM(ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStateBatchProtocol]):
             if self.auto_alpha
             else None
         )
-        policy.set_q_ranker(self._min_q)
+        policy.set_q_ranker(self._min_q)  # held weakly by the policy: no reference cycle
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.policy.set_q_ranker(self._min_q)  # a copy ranks with its own critics
 
     @property
     def alpha(self) -> float:
@@ -179,7 +187,8 @@ class GDM(ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStateBatchProtocol]):
     ) -> torch.Tensor:
         min_q = super()._target_q_compute_value(obs_batch, act_batch)
         if self.max_entropy:
-            min_q = min_q - self.alpha * act_batch.log_prob
+            # view_as: a critic returning (B,) instead of (B, 1) must not broadcast to (B, B)
+            min_q = min_q - self.alpha * act_batch.log_prob.view_as(min_q)
         return min_q
 
     def _expert_targets(self, batch: RolloutBatchProtocol) -> tuple[torch.Tensor, torch.Tensor]:
@@ -216,6 +225,8 @@ class GDM(ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStateBatchProtocol]):
             if self.max_entropy:
                 log_prob = out.log_prob.flatten()
                 objective = q - self.alpha * log_prob
+            # Diffusion-QL's normalisation; it sets the balance against the BC term (Adam makes
+            # the step size itself nearly scale-free), and the floor only guards Q == 0 exactly
             q_loss = -objective.mean() / q.abs().mean().detach().clamp_min(1e-8)
             actor_loss = actor_loss + self.q_weight * q_loss
             stats.update(q_loss=q_loss.item(), q_mean=q.mean().item())
@@ -225,7 +236,8 @@ class GDM(ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStateBatchProtocol]):
                 bc_loss = self.policy.actor.bc_loss(obs_bc, expert)
                 actor_loss = actor_loss + self.bc_weight * bc_loss
                 stats["bc_loss"] = bc_loss.item()
-        self.policy_optim.step(actor_loss)
+        if actor_loss.requires_grad:  # BC alone on a batch without any label has nothing to do
+            self.policy_optim.step(actor_loss)
 
         if log_prob is not None:
             entropy = -log_prob.detach()
@@ -253,9 +265,15 @@ class GDM(ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStateBatchProtocol]):
 
     def load(self, path: str | Path) -> dict[str, Any]:
         """Restore a checkpoint written by :meth:`save` into this (identically configured)
-        algorithm; returns the ``extra`` items."""
-        ckpt = torch.load(
-            Path(path), map_location=next(self.parameters()).device, weights_only=False
-        )
-        self.load_state_dict(ckpt["algorithm"])
+        algorithm; returns the ``extra`` items. Loads tensors and plain containers only
+        (``weights_only=True``), so a checkpoint cannot run code."""
+        device = next(self.parameters()).device
+        ckpt = torch.load(Path(path), map_location=device, weights_only=True)
+        try:
+            self.load_state_dict(ckpt["algorithm"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise ValueError(
+                f"{path} does not fit this GDM: build it with the configuration it was saved"
+                f" with (steps, hidden sizes, modes). {err}"
+            ) from err
         return ckpt["extra"]

@@ -3,7 +3,8 @@
 At batch size 1 the chain is a few dozen tiny tensor operations, and PyTorch's per-operation
 dispatch (several microseconds each on a small CPU) costs far more than the arithmetic: about
 1 ms per decision for 5 steps. This kernel does the same arithmetic in one compiled call (BLAS
-for the products), about ten times faster at batch 1 and no slower at batch 256.
+for the products), about ten times faster at batch 1. At large batches PyTorch's threaded
+GEMMs are as fast or faster, so the actor uses the kernel only up to a batch of 32.
 :class:`~lowcarbon.agents.gdm.networks.DiffusionActor` uses it whenever gradients are off and the
 actor lives on the CPU; tests check that it matches the PyTorch chain to float32 rounding given the
 same noise.
@@ -14,9 +15,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 from numba.typed import List
+from torch import nn
 
-# activation codes understood by the kernel, by torch.nn class name
-ACTIVATION_CODES = {"ReLU": 0, "Mish": 1, "Tanh": 2, "ELU": 3, "SiLU": 4}
+# activation codes understood by the kernel (exact classes: a subclass may compute otherwise)
+ACTIVATION_CODES: dict[type[nn.Module], int] = {
+    nn.ReLU: 0,
+    nn.Mish: 1,
+    nn.Tanh: 2,
+    nn.ELU: 3,
+    nn.SiLU: 4,
+}
 
 
 @njit(cache=True)
@@ -65,10 +73,11 @@ def reverse_chain(
     ``obs`` (n, O); ``noise`` (T, n, A): ``noise[0]`` is ``x_T`` and ``noise[i]``, ``i >= 1``, the
     posterior noise added at step index ``i`` (all zeros for a deterministic chain). Step
     embedding: ``freqs`` and the time MLP ``time_w1/b1``, ``time_w2/b2``; first layer
-    ``x w_x + e(t) w_t + s w_obs + b_x``; then ``weights[k]`` (in, out) and ``biases[k]`` with the
+    ``x w_x' + e(t) w_t' + s w_obs' + b_x``; then ``weights[k]`` and ``biases[k]`` with the
     activation before each. ``coefs`` (5, T): ``1/sqrt(ab)``, ``sqrt(1/ab - 1)``, the two posterior
-    mean coefficients and the posterior standard deviation. Weights are transposed views of the
-    torch parameters (``in x out``), so no copy is made.
+    mean coefficients and the posterior standard deviation. Every weight is a torch
+    ``nn.Linear.weight`` as it is stored, ``(out, in)`` and C-contiguous (views, no copies), and is
+    used transposed here, which BLAS does without copying.
     """
     steps = noise.shape[0]
     lo, hi = np.float32(-1.0), np.float32(1.0)
@@ -79,17 +88,17 @@ def reverse_chain(
             arg = np.float32(i + 1) * freqs[j]
             emb[i, j] = np.sin(arg)
             emb[i, half + j] = np.cos(arg)
-    th = np.dot(emb, time_w1) + time_b1
+    th = np.dot(emb, time_w1.T) + time_b1
     _activate(th, act_code)
-    step_parts = np.dot(np.dot(th, time_w2) + time_b2, w_t) + b_x
-    cond = np.dot(obs, w_obs)
+    step_parts = np.dot(np.dot(th, time_w2.T) + time_b2, w_t.T) + b_x
+    cond = np.dot(obs, w_obs.T)
     x = noise[0].copy()
     for j in range(steps):
         i = steps - 1 - j
-        h = np.dot(x, w_x) + cond + step_parts[i]
+        h = np.dot(x, w_x.T) + cond + step_parts[i]
         for k in range(len(weights)):
             _activate(h, act_code)
-            h = np.dot(h, weights[k]) + biases[k]
+            h = np.dot(h, weights[k].T) + biases[k]
         x0 = np.minimum(np.maximum(coefs[0, i] * x - coefs[1, i] * h, lo), hi)
         if i == 0:
             x = x0

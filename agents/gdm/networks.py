@@ -29,6 +29,10 @@ from .fast_chain import ACTIVATION_CODES, reverse_chain
 from .schedule import DiffusionSchedule
 
 LOG_SIGMA_MIN, LOG_SIGMA_MAX = -5.0, 1.0
+_LOG_SIGMA_MID, _LOG_SIGMA_HALF = (
+    (LOG_SIGMA_MAX + LOG_SIGMA_MIN) / 2,
+    (LOG_SIGMA_MAX - LOG_SIGMA_MIN) / 2,
+)
 
 
 class _InwardClip(torch.autograd.Function):
@@ -150,11 +154,14 @@ class DiffusionActor(nn.Module):
     :param steps: number of denoising steps ``T`` (1 to 20).
     :param schedule: beta schedule, ``"vp"``, ``"linear"`` or ``"cosine"``.
     :param hidden_sizes, time_dim, activation: denoiser architecture (:class:`Denoiser`).
-    :param final_noise: learn a state-independent Gaussian noise scale added after the chain,
-        ``a = x_0 + sigma z``. Its log density given the chain's last state is tractable, so the
-        maximum-entropy mode uses it as the policy's entropy term (a lower bound on ``H(a|s)``,
-        since conditioning on ``x_1`` can only lower entropy).
-    :param init_log_sigma: initial ``log sigma`` of that noise.
+    :param final_noise: learn a state-independent Gaussian noise added to the chain's output,
+        ``a = clip(x_0 + sigma z)``. Its log density given ``x_0`` is tractable, so the
+        maximum-entropy mode uses it as the entropy term: ``H(a|s) >= H(a|s, x_0)``, the
+        entropy of this Gaussian (exact away from the bounds; the clip is ignored). It shapes
+        ``sigma`` only: the chain itself is trained by the Q-gradient and BC terms.
+    :param init_log_sigma: initial ``log sigma`` of that noise, in ``(-5, 1)``; ``log sigma`` is
+        kept in that range by a tanh reparameterisation (a hard clamp would trap it at a bound,
+        where its gradient vanishes).
     """
 
     compiled_max_batch = 32
@@ -178,8 +185,13 @@ class DiffusionActor(nn.Module):
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.schedule = DiffusionSchedule.make(schedule, steps)
         self.denoiser = Denoiser(obs_dim, act_dim, hidden_sizes, time_dim, activation)
+        if final_noise and not LOG_SIGMA_MIN < init_log_sigma < LOG_SIGMA_MAX:
+            bounds = f"({LOG_SIGMA_MIN}, {LOG_SIGMA_MAX})"
+            raise ValueError(f"init_log_sigma must lie in {bounds}, got {init_log_sigma}")
+        # log sigma = mid + half * tanh(raw): smooth, bounded, never stuck at a bound
+        u = (init_log_sigma - _LOG_SIGMA_MID) / _LOG_SIGMA_HALF
         self.log_sigma = (
-            nn.Parameter(torch.full((act_dim,), float(init_log_sigma))) if final_noise else None
+            nn.Parameter(torch.full((act_dim,), math.atanh(u))) if final_noise else None
         )
         sch = self.schedule
         # Python floats: multiplying by a float is cheaper than indexing a tensor per step
@@ -191,9 +203,14 @@ class DiffusionActor(nn.Module):
         self._coefs = np.array(
             [self._recip, self._recipm1, self._c1, self._c2, self._sigma], dtype=np.float32
         )
-        self._act_code = ACTIVATION_CODES.get(activation.__name__, -1)
+        self._act_code = ACTIVATION_CODES.get(activation, -1)
         self._kernel_args: tuple | None = None
-        self._params = list(self.parameters())
+        # the modules (not parameters, which may be replaced) that the kernel reads, found once:
+        # walking the module tree costs more than the kernel at batch 1
+        den = self.denoiser
+        emb, lin1, _, lin2 = den.time_mlp
+        tail = tuple(m for m in den.tail.modules() if isinstance(m, nn.Linear))
+        self._kernel_modules = (emb, lin1, lin2, den.t_in, den.obs_in, den.x_in, tail)
         self.register_buffer(
             "sqrt_ab", torch.tensor(sch.sqrt_alphas_cumprod, dtype=torch.float32), persistent=False
         )
@@ -209,11 +226,11 @@ class DiffusionActor(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return self._params[0].device
+        return self.denoiser.x_in.weight.device
 
     def __getstate__(self) -> dict:
         # the kernel's parameter views belong to this instance's storage: never copy them
-        state = self.__dict__.copy()
+        state = dict(super().__getstate__())
         state["_kernel_args"] = None
         return state
 
@@ -221,7 +238,7 @@ class DiffusionActor(nn.Module):
         """Scale of the learned final noise (A,), or ``None`` when the actor has none."""
         if self.log_sigma is None:
             return None
-        return self.log_sigma.clamp(LOG_SIGMA_MIN, LOG_SIGMA_MAX).exp()
+        return (_LOG_SIGMA_MID + _LOG_SIGMA_HALF * torch.tanh(self.log_sigma)).exp()
 
     def forward(self, obs: torch.Tensor, deterministic: bool = False) -> ActorOutput:
         """Run the reverse chain for observations ``obs`` (B, obs_dim).
@@ -229,8 +246,10 @@ class DiffusionActor(nn.Module):
         Stochastic: ``x_T ~ N(0, I)`` and posterior noise at every step (all drawn from torch's
         generator, so ``torch.manual_seed`` fixes them). Deterministic: start at ``x_T = 0`` and
         add no noise, a fixed map from observation to action. Differentiable in the actor's
-        parameters when gradients are on; with gradients off on the CPU the compiled kernel of
-        :mod:`.fast_chain` does the same arithmetic faster.
+        parameters when gradients are on. With gradients off, on the CPU, for batches up to
+        :attr:`compiled_max_batch` and the activations of
+        :data:`~lowcarbon.agents.gdm.fast_chain.ACTIVATION_CODES`, the compiled kernel of
+        :mod:`.fast_chain` does the same arithmetic with the same noise, faster.
         """
         obs = obs.flatten(1)
         n, steps = obs.shape[0], self.steps
@@ -275,36 +294,33 @@ class DiffusionActor(nn.Module):
         return x
 
     def _chain_compiled(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        ptrs = tuple(map(torch.Tensor.data_ptr, self._params))
-        if self._kernel_args is None or self._kernel_args[0] != ptrs:
-            self._kernel_args = (ptrs, self._kernel_views())
+        tensors = self._kernel_tensors()
+        key = tuple(map(torch.Tensor.data_ptr, tensors))
+        if self._kernel_args is None or self._kernel_args[0] != key:
+            # zero-copy views: in-place updates (optimiser steps, Polyak averaging, a default
+            # load_state_dict) show through; a replaced or moved tensor changes the key
+            weights, biases = List(), List()
+            n_tail = (len(tensors) - 9) // 2
+            for t in tensors[9 : 9 + n_tail]:
+                weights.append(t.detach().numpy())
+            for t in tensors[9 + n_tail :]:
+                biases.append(t.detach().numpy())
+            views = tuple(t.detach().numpy() for t in tensors[:9])
+            self._kernel_args = (key, (*views, weights, biases, self._coefs))
         return torch.from_numpy(
             reverse_chain(obs.numpy(), noise.numpy(), *self._kernel_args[1], self._act_code)
         )
 
-    def _kernel_views(self) -> tuple:
-        """Zero-copy numpy views of the parameters, in the kernel's argument order. In-place
-        updates (optimiser steps, Polyak averaging, ``load_state_dict``) show through; a moved
-        or replaced parameter changes its data pointer, which rebuilds the views."""
-
-        def mat(linear: nn.Linear) -> np.ndarray:
-            return linear.weight.detach().numpy().T
-
-        def vec(t: torch.Tensor) -> np.ndarray:
-            return t.detach().numpy()
-
-        den = self.denoiser
-        _, lin1, _, lin2 = den.time_mlp
-        weights, biases = List(), List()
-        for m in den.tail.modules():
-            if isinstance(m, nn.Linear):
-                weights.append(mat(m))
-                biases.append(vec(m.bias))
-        freqs = den.time_mlp[0].freqs
-        return (
-            vec(freqs), mat(lin1), vec(lin1.bias), mat(lin2), vec(lin2.bias), mat(den.t_in),
-            mat(den.obs_in), mat(den.x_in), vec(den.x_in.bias), weights, biases, self._coefs,
-        )  # fmt: skip
+    def _kernel_tensors(self) -> list[torch.Tensor]:
+        """The tensors the kernel reads, in its argument order, read off the modules afresh each
+        call (so a parameter replaced by ``load_state_dict(assign=True)`` is seen): freqs, time
+        MLP, first layer, then the tail's weights and biases."""
+        emb, lin1, lin2, t_in, obs_in, x_in, tail = self._kernel_modules
+        return [
+            emb.freqs, lin1.weight, lin1.bias, lin2.weight, lin2.bias, t_in.weight,
+            obs_in.weight, x_in.weight, x_in.bias,
+            *(m.weight for m in tail), *(m.bias for m in tail),
+        ]  # fmt: skip
 
     def bc_loss(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
         """Denoising (behaviour-cloning) loss ``E ||eps - eps_theta(x_t, t, s)||^2`` with ``t``

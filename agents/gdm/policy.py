@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import weakref
 from collections.abc import Callable
 from typing import Any, Literal, cast
 
@@ -25,7 +27,7 @@ class GDMPolicy(ContinuousPolicyWithExplorationNoise):
     """Policy whose actions are denoised by a :class:`DiffusionActor`.
 
     The actor works in ``[-1, 1]^A``; the policy maps its actions affinely onto the env's ``Box``
-    (``action_scaling=True``; exploration noise, if any, is clipped back into range first).
+    (``action_scaling=True``, ``action_bound_method="clip"``).
 
     Acting never builds an autograd graph: :meth:`forward` samples under ``torch.no_grad()``
     (Tianshou's collector does not disable gradients itself). The algorithm's update calls
@@ -39,9 +41,10 @@ class GDMPolicy(ContinuousPolicyWithExplorationNoise):
         ``eval_candidates`` actions per observation, keep the one the critics value most, as in
         Diffusion-QL's evaluation; needs the critics, so build the policy through :class:`GDM`).
     :param eval_candidates: N of best-of-N.
-    :param exploration_noise: extra noise added to actions while collecting for training; ``None``
-        by default, since the reverse chain (and the learned final noise of the maximum-entropy
-        mode) already explore.
+    :param exploration_noise: extra noise added to actions while collecting for training (the
+        buffer then stores the noisy action, which may leave ``[-1, 1]``; the env gets it
+        clipped); ``None`` by default, since the reverse chain (and the learned final noise of the
+        maximum-entropy mode) already explore.
     """
 
     def __init__(
@@ -74,12 +77,28 @@ class GDMPolicy(ContinuousPolicyWithExplorationNoise):
         self.actor = actor
         self.eval_mode = eval_mode
         self.eval_candidates = int(eval_candidates)
-        # a plain callable, not a module: the policy's optimiser must not see critic parameters
-        self._q_ranker: QRanker | None = None
+        # a callable, not a module: the policy's optimiser must not see critic parameters
+        self._q_ranker: Callable[[], QRanker | None] | None = None
 
     def set_q_ranker(self, ranker: QRanker | None) -> None:
-        """Set the function ``(obs, act) -> Q`` that best-of-N evaluation ranks candidates by."""
-        self._q_ranker = ranker
+        """Set the function ``(obs, act) -> Q`` that best-of-N evaluation ranks candidates by.
+
+        A bound method (the algorithm's) is held through a weak reference, so the policy does not
+        keep its algorithm alive, nor drag it along when copied or pickled."""
+        if inspect.ismethod(ranker):
+            self._q_ranker = weakref.WeakMethod(ranker)
+        else:
+            self._q_ranker = (lambda: ranker) if ranker is not None else None
+
+    def __getstate__(self) -> dict:
+        # a copied or pickled policy leaves its ranker behind (GDM re-attaches its own)
+        state = dict(super().__getstate__())
+        state["_q_ranker"] = None
+        return state
+
+    @property
+    def q_ranker(self) -> QRanker | None:
+        return self._q_ranker() if self._q_ranker is not None else None
 
     def obs_tensor(self, obs: Any) -> torch.Tensor:
         """Observations as a float32 tensor on the actor's device, flattened to (B, obs_dim)."""
@@ -97,7 +116,8 @@ class GDMPolicy(ContinuousPolicyWithExplorationNoise):
         return cast(ActorOutput, actor(obs, deterministic=deterministic))
 
     def _best_of_n(self, obs: torch.Tensor, model: torch.nn.Module | None) -> torch.Tensor:
-        if self._q_ranker is None:
+        ranker = self.q_ranker
+        if ranker is None:
             raise RuntimeError(
                 "eval_mode='best_of_n' ranks candidates with the critics: build the policy through"
                 " GDM (or call set_q_ranker)"
@@ -105,7 +125,7 @@ class GDMPolicy(ContinuousPolicyWithExplorationNoise):
         n, k = obs.shape[0], self.eval_candidates
         obs_rep = obs.repeat_interleave(k, dim=0)
         act = self.sample(obs_rep, model=model).act
-        q = self._q_ranker(obs_rep, act).view(n, k)
+        q = ranker(obs_rep, act).view(n, k)
         best = q.argmax(dim=1)
         return act.view(n, k, -1)[torch.arange(n, device=obs.device), best]
 

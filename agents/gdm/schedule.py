@@ -92,7 +92,8 @@ class DiffusionSchedule:
         """Schedule ``kind`` (one of :data:`SCHEDULES`) with ``steps`` denoising steps (1 to 20)."""
         if kind not in _BETAS:
             raise ValueError(f"unknown beta schedule {kind!r}; choose one of {SCHEDULES}")
-        if not isinstance(steps, int | np.integer) or not MIN_STEPS <= steps <= MAX_STEPS:
+        is_int = isinstance(steps, int | np.integer) and not isinstance(steps, bool)
+        if not is_int or not MIN_STEPS <= steps <= MAX_STEPS:
             raise ValueError(
                 f"the number of denoising steps must be an integer in [{MIN_STEPS}, {MAX_STEPS}],"
                 f" got {steps!r}"
