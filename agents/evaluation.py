@@ -27,6 +27,13 @@ def qos_key(env_id: str) -> tuple[str, str]:
     raise KeyError(f"no QoS figure defined for {env_id!r}")
 
 
+def _qos_key_or_none(env_id: str) -> tuple[str, str] | None:
+    try:
+        return qos_key(env_id)
+    except KeyError:
+        return None
+
+
 @dataclass
 class EpisodeResult:
     """One episode of one policy: undiscounted return, kg CO2, energy, cost and QoS."""
@@ -49,23 +56,26 @@ def rollout(
     policy_name: str | None = None,
     **env_kwargs,
 ) -> EpisodeResult:
-    """One episode of ``make_policy(env)`` on ``gym.make(env_id, **env_kwargs)`` from ``seed``."""
+    """One episode of ``make_policy(env)`` on ``gym.make(env_id, **env_kwargs)`` from ``seed``.
+
+    Envs outside the suite work too: carbon, energy and cost count as 0 and QoS as NaN where the
+    env's ``info`` does not carry them."""
     env = gym.make(env_id, **env_kwargs)
     policy = make_policy(env)
     obs, _ = env.reset(seed=seed)
     policy.reset()
-    key, how = qos_key(env_id)
+    key, how = _qos_key_or_none(env_id) or ("", "mean")
     ret = co2 = energy = cost = 0.0
     qos: list[float] = []
     steps = 0
     done = False
     while not done:
         obs, reward, terminated, truncated, info = env.step(policy.act(obs))
-        ret += reward
-        co2 += info["co2_kg"]
-        energy += info["energy_kwh"]
-        cost += info["cost"]
-        qos.append(info[key])
+        ret += float(reward)
+        co2 += info.get("co2_kg", 0.0)
+        energy += info.get("energy_kwh", 0.0)
+        cost += info.get("cost", 0.0)
+        qos.append(info.get(key, np.nan))
         steps += 1
         done = terminated or truncated
     env.close()

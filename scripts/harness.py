@@ -1,0 +1,343 @@
+"""The training and evaluation harness behind ``lowcarbon-train`` and ``lowcarbon-benchmark``.
+
+:func:`run` trains one agent on one env with one seed for a budget of env steps, evaluates it
+deterministically every ``eval.every`` steps on held-out episodes (seeds ``eval.seed_base + i``,
+disjoint from the training seeds), scores it against the random policy and the oracle on the very
+same episodes, checkpoints, resumes from the last checkpoint, logs to Weights & Biases and
+TensorBoard, and measures its own emissions with CodeCarbon. Each run writes into its directory:
+
+* ``results.csv``: one row per evaluation episode (tidy), the file benchmarks concatenate;
+* ``metrics.json``: the final summary; ``checkpoint/``: what resuming needs;
+* ``tb/``: TensorBoard events; ``wandb/``: the W&B run (offline unless told otherwise);
+* ``emissions.csv``: CodeCarbon's record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+import lowcarbon.envs  # noqa: F401  (registers the suite)
+from lowcarbon.agents.baselines import POLICIES
+from lowcarbon.agents.evaluation import normalised_score, rollout
+from lowcarbon.agents.runners import AGENT_KINDS, AgentRunner, make_runner
+from lowcarbon.envs.oracles import OraclePolicy
+
+logger = logging.getLogger(__name__)
+
+RESULT_FIELDS = ["env", "agent", "seed", "env_steps", "episode_seed", "return", "co2_kg",
+                 "energy_kwh", "qos", "normalised", "final"]  # fmt: skip
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message starts with its key."""
+
+
+def _require(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {message}")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check the values :func:`run` relies on, naming the offending key."""
+    _require(cfg.agent.kind in AGENT_KINDS, "agent.kind", f"{cfg.agent.kind!r} is not one of "
+             f"{AGENT_KINDS}")  # fmt: skip
+    try:
+        gym.spec(cfg.env.id)
+    except gym.error.Error as err:
+        raise ConfigError(f"env.id: {cfg.env.id!r} is not a registered env ({err})") from None
+    for key in ("budget", "eval.every", "eval.episodes", "checkpoint.every"):
+        value = OmegaConf.select(cfg, key)
+        _require(isinstance(value, int) and value > 0, key, f"must be a positive integer, got "
+                 f"{value!r}")  # fmt: skip
+    _require(isinstance(cfg.seed, int) and cfg.seed >= 0, "seed", f"must be an integer >= 0, got "
+             f"{cfg.seed!r}")  # fmt: skip
+    _require(cfg.logger.mode in ("offline", "online", "disabled"), "logger.mode",
+             f"must be offline, online or disabled, got {cfg.logger.mode!r}")  # fmt: skip
+
+
+# --- references: the random policy and the oracle on the evaluation episodes -----------------
+
+
+def _reference_returns(cfg: DictConfig, seeds: list[int]) -> dict[str, list[float]]:
+    """Random and oracle returns on ``seeds``, cached on disk by env id, kwargs and seeds (the
+    metaverse oracle solves one MILP per slot, about 17 s an episode)."""
+    env_id, kwargs = cfg.env.id, OmegaConf.to_container(cfg.env.kwargs, resolve=True)
+    key = json.dumps([env_id, kwargs, seeds], sort_keys=True)
+    path = (
+        Path(cfg.paths.cache_dir) / "references" / f"{hashlib.sha1(key.encode()).hexdigest()}.json"
+    )
+    if path.exists():
+        return json.loads(path.read_text())["returns"]
+    refs: dict[str, list[float]] = {}
+    for name, make in (("random", POLICIES["random"]), ("oracle", OraclePolicy)):
+        try:
+            refs[name] = [rollout(env_id, make, s, name, **kwargs).ret for s in seeds]
+        except (TypeError, AttributeError):  # an env outside the suite has no oracle
+            refs[name] = [math.nan] * len(seeds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "returns": refs}))
+    tmp.replace(path)
+    return refs
+
+
+def evaluate_runner(runner: AgentRunner, cfg: DictConfig, refs: dict[str, list[float]],
+                    seeds: list[int]) -> list[dict[str, Any]]:  # fmt: skip
+    """Deterministic episodes of the runner's policy on the held-out seeds, one row each."""
+    kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True)
+    rows = []
+    for i, s in enumerate(seeds):
+        ep = rollout(cfg.env.id, runner.make_policy, s, cfg.agent.name, **kwargs)
+        rows.append(dict(env=cfg.env.name, agent=cfg.agent.name, seed=cfg.seed,
+                         env_steps=runner.env_steps, episode_seed=s, ret=ep.ret,
+                         co2_kg=ep.co2_kg, energy_kwh=ep.energy_kwh, qos=ep.qos,
+                         normalised=normalised_score(ep.ret, refs["random"][i],
+                                                     refs["oracle"][i]),
+                         final=False))  # fmt: skip
+    return rows
+
+
+# --- logging -----------------------------------------------------------------------------------
+
+
+class RunLogger:
+    """W&B (offline by default) and TensorBoard side by side; one W&B run per job."""
+
+    def __init__(self, cfg: DictConfig, run_dir: Path, run_id: str) -> None:
+        self.wandb = None
+        self.tb = None
+        if cfg.logger.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(run_dir / "tb"))
+        mode = os.environ.get("WANDB_MODE", cfg.logger.mode)
+        if mode != "disabled":
+            import wandb
+
+            self.wandb = wandb.init(
+                project=cfg.logger.project, group=cfg.logger.group, name=run_id, id=run_id,
+                resume="allow", dir=str(run_dir), mode=mode, job_type=cfg.agent.kind,
+                config=OmegaConf.to_container(cfg, resolve=True), reinit="finish_previous",
+                tags=[cfg.env.name, cfg.agent.name], settings=wandb.Settings(quiet=True),
+            )  # fmt: skip
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        clean = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+        if self.wandb is not None:
+            self.wandb.log(clean, step=step)
+        if self.tb is not None:
+            for k, v in clean.items():
+                self.tb.add_scalar(k, v, step)
+
+    def finish(self, summary: dict[str, Any], table: list[dict[str, Any]]) -> None:
+        if self.wandb is not None:
+            import wandb
+
+            self.wandb.summary.update({k: v for k, v in summary.items() if v is not None})
+            if table:
+                cols = list(table[0])
+                self.wandb.log(
+                    {
+                        "report": wandb.Table(
+                            columns=cols, data=[[r[c] for c in cols] for r in table]
+                        )
+                    }
+                )
+            self.wandb.finish()
+        if self.tb is not None:
+            self.tb.close()
+
+
+@contextlib.contextmanager
+def emissions_tracker(cfg: DictConfig, run_dir: Path) -> Iterator[dict[str, float]]:
+    """CodeCarbon's offline tracker around the block; yields a dict whose ``kg`` is filled at
+    exit (NaN when tracking is off or fails: a run is never lost to its carbon meter)."""
+    out = {"kg": math.nan, "kwh": math.nan}
+    tracker = None
+    if cfg.carbon.enabled:
+        try:
+            from codecarbon import OfflineEmissionsTracker
+
+            logging.getLogger("codecarbon").setLevel(logging.ERROR)
+            with warnings.catch_warnings():  # its save_to_file deprecation notice
+                warnings.simplefilter("ignore", DeprecationWarning)
+                tracker = OfflineEmissionsTracker(
+                    country_iso_code=cfg.carbon.country, output_dir=str(run_dir),
+                    save_to_file=True, log_level="error",
+                    project_name=f"{cfg.env.name}-{cfg.agent.name}",
+                    measure_power_secs=cfg.carbon.measure_power_secs,
+                )  # fmt: skip
+            tracker.start()
+        except Exception as err:
+            logger.warning("CodeCarbon could not start (%s); training emissions are NaN", err)
+            tracker = None
+    try:
+        yield out
+    finally:
+        if tracker is not None:
+            kg = tracker.stop()
+            out["kg"] = float(kg) if kg is not None else math.nan
+            data = getattr(tracker, "final_emissions_data", None)
+            out["kwh"] = float(data.energy_consumed) if data is not None else math.nan
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def _write_rows(path: Path, rows: list[dict[str, Any]], append: bool) -> None:
+    mode = "a" if append and path.exists() else "w"
+    with open(path, mode, newline="") as f:
+        w = csv.writer(f)
+        if mode == "w":
+            w.writerow(RESULT_FIELDS)
+        for r in rows:
+            w.writerow([r["env"], r["agent"], r["seed"], r["env_steps"], r["episode_seed"],
+                        r["ret"], r["co2_kg"], r["energy_kwh"], r["qos"], r["normalised"],
+                        r["final"]])  # fmt: skip
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, float]:
+    return {
+        "eval/return": float(np.mean([r["ret"] for r in rows])),
+        "eval/co2_kg": float(np.mean([r["co2_kg"] for r in rows])),
+        "eval/qos": float(np.nanmean([r["qos"] for r in rows])) if rows else math.nan,
+        "eval/normalised": float(np.nanmean([r["normalised"] for r in rows]))
+        if any(np.isfinite(r["normalised"]) for r in rows) else math.nan,
+    }  # fmt: skip
+
+
+def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    """Train and evaluate per ``cfg`` in ``run_dir``; returns the final metrics (also written to
+    ``metrics.json``). Resumes from ``run_dir/checkpoint`` when ``cfg.resume`` and it exists."""
+    from tqdm.auto import tqdm
+
+    validate(cfg)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_dir, results = run_dir / "checkpoint", run_dir / "results.csv"
+    env_kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True)
+
+    def make_env() -> gym.Env:
+        return gym.make(cfg.env.id, **env_kwargs)
+
+    hyper = OmegaConf.to_container(cfg.agent.hyper, resolve=True) or {}
+    try:
+        runner = make_runner(cfg.agent.kind, make_env, hyper, cfg.seed)
+    except TypeError as err:  # an unknown hyperparameter
+        raise ConfigError(f"agent.hyper: {err}") from None
+    meta: dict[str, Any] = {"env_steps": 0, "wall_s": 0.0, "train_kg_co2": 0.0,
+                            "run_id": f"{cfg.env.name}-{cfg.agent.name}-s{cfg.seed}-"
+                                      f"{int(time.time()) % 100000:05d}"}  # fmt: skip
+    resumed = cfg.resume and (ckpt_dir / "meta.json").exists()
+    if resumed:
+        meta = json.loads((ckpt_dir / "meta.json").read_text())
+        runner.load(ckpt_dir)
+        runner.env_steps = int(meta["env_steps"])
+        kept = [r for r in _read_rows(results)
+                if int(r["env_steps"]) <= runner.env_steps and r["final"] != "True"]  # fmt: skip
+        _write_rows(results, [_row_from_csv(r) for r in kept], append=False)
+        logger.info("resumed %s at %d env steps", run_dir, runner.env_steps)
+    elif results.exists():
+        results.unlink()
+
+    seeds = [int(cfg.eval.seed_base) + i for i in range(int(cfg.eval.episodes))]
+    refs = _reference_returns(cfg, seeds)
+    log = RunLogger(cfg, run_dir, meta["run_id"])
+    start, budget = time.perf_counter() - float(meta["wall_s"]), int(cfg.budget)
+    last: list[dict[str, Any]] = []
+    with emissions_tracker(cfg, run_dir) as carbon:
+        bar = tqdm(total=budget if runner.trains else 0, initial=runner.env_steps,
+                   desc=f"{cfg.agent.name} on {cfg.env.name}", unit="step",
+                   disable=not cfg.progress)  # fmt: skip
+        if not runner.trains:
+            last = evaluate_runner(runner, cfg, refs, seeds)
+            _write_rows(results, last, append=False)
+        since_ckpt = 0
+        while runner.trains and runner.env_steps < budget:
+            before = runner.env_steps
+            chunk = min(int(cfg.eval.every) - before % int(cfg.eval.every), budget - before)
+            stats = runner.train(chunk)
+            bar.update(runner.env_steps - before)
+            since_ckpt += runner.env_steps - before
+            last = evaluate_runner(runner, cfg, refs, seeds)
+            _write_rows(results, last, append=True)
+            summary = _summary(last)
+            bar.set_postfix(score=f"{summary['eval/normalised']:.3f}")
+            log.log({**summary, **{f"train/{k}": v for k, v in stats.items()},
+                     "time/wall_s": time.perf_counter() - start}, runner.env_steps)  # fmt: skip
+            if since_ckpt >= int(cfg.checkpoint.every) or runner.env_steps >= budget:
+                _checkpoint(
+                    runner,
+                    ckpt_dir,
+                    {**meta, "env_steps": runner.env_steps, "wall_s": time.perf_counter() - start},
+                )
+                since_ckpt = 0
+        bar.close()
+    train_kg = float(meta["train_kg_co2"]) + (carbon["kg"] if np.isfinite(carbon["kg"]) else 0.0)
+    final = [{**r, "final": True} for r in last]
+    _write_rows(results, final, append=True)
+    metrics = {"env": cfg.env.name, "env_id": cfg.env.id, "agent": cfg.agent.name,
+               "seed": cfg.seed, "env_steps": runner.env_steps, **_summary(final),
+               "wall_s": time.perf_counter() - start,
+               "train_kg_co2": train_kg if cfg.carbon.enabled else math.nan,
+               "resumed": bool(resumed)}  # fmt: skip
+    if runner.trains:
+        _checkpoint(
+            runner,
+            ckpt_dir,
+            {
+                **meta,
+                "env_steps": runner.env_steps,
+                "wall_s": metrics["wall_s"],
+                "train_kg_co2": train_kg,
+            },
+        )
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    log.log({"train/kg_co2": metrics["train_kg_co2"]}, runner.env_steps)
+    log.finish(metrics, [{k: v for k, v in r.items() if k != "final"} for r in final])
+    runner.close()
+    return metrics
+
+
+def _checkpoint(runner: AgentRunner, ckpt_dir: Path, meta: dict[str, Any]) -> None:
+    """Write the checkpoint beside the old one, then swap, so a kill never leaves half a file."""
+    tmp = ckpt_dir.with_name(ckpt_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    runner.save(tmp)
+    (tmp / "meta.json").write_text(json.dumps(meta))
+    old = ckpt_dir.with_name(ckpt_dir.name + ".old")
+    if ckpt_dir.exists():
+        ckpt_dir.rename(old)
+    tmp.rename(ckpt_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _row_from_csv(r: dict[str, str]) -> dict[str, Any]:
+    return dict(env=r["env"], agent=r["agent"], seed=int(r["seed"]), env_steps=int(r["env_steps"]),
+                episode_seed=int(r["episode_seed"]), ret=float(r["return"]),
+                co2_kg=float(r["co2_kg"]), energy_kwh=float(r["energy_kwh"]), qos=float(r["qos"]),
+                normalised=float(r["normalised"]), final=r["final"] == "True")  # fmt: skip
