@@ -289,6 +289,9 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
                 )
                 since_ckpt = 0
         bar.close()
+        if not last:  # resumed a run that had already spent its budget: evaluate it again
+            last = evaluate_runner(runner, cfg, refs, seeds)
+            _write_rows(results, last, append=True)
     train_kg = float(meta["train_kg_co2"]) + (carbon["kg"] if np.isfinite(carbon["kg"]) else 0.0)
     final = [{**r, "final": True} for r in last]
     _write_rows(results, final, append=True)

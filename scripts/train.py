@@ -7,7 +7,8 @@
 
 Configuration: ``conf/train.yaml`` and the groups ``conf/env``, ``conf/agent``, ``conf/logger``
 (``--cfg job`` prints the composed config). The run directory is
-``runs/<name>/<env>/<agent>/seed<seed>``; rerunning the same command resumes from its checkpoint.
+``runs/<name>/<env>/<agent>/seed<seed>`` (in a multirun ``.../seed<seed>/job<n>``); rerunning
+the same command resumes from its checkpoint.
 Returns the final oracle-normalised score (or the return where there is no oracle), which is what
 sweepers maximise.
 """
@@ -15,14 +16,11 @@ sweepers maximise.
 from __future__ import annotations
 
 import math
-import re
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-OmegaConf.register_new_resolver(
-    "sanitize", lambda s: re.sub(r"[^A-Za-z0-9_.-]+", "_", str(s)), replace=True
-)
+import lowcarbon.conf  # noqa: F401  (registers the configs' resolvers)
 
 
 def train_job(cfg: DictConfig) -> float:

@@ -1,0 +1,253 @@
+"""The Hydra harness: config composition, a tiny run of every agent kind, multiruns on the local
+launchers (joblib, submitit_local, a local Ray instance), the Optuna sweeper, resume after a kill,
+W&B offline files, and the report from a synthetic results file."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_module
+
+from lowcarbon.scripts.harness import ConfigError, run
+from lowcarbon.scripts.report import make_report
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml"))
+          for g in ("env", "agent", "logger", "experiment")}  # fmt: skip
+TINY = ["budget=48", "eval.every=24", "eval.episodes=1", "checkpoint.every=24", "progress=false",
+        "carbon.enabled=false", "logger=none"]  # fmt: skip
+LEARNER_TINY = {
+    "gdm": ["++agent.hyper.hidden_sizes=[16,16]", "++agent.hyper.learning_starts=16",
+            "++agent.hyper.batch_size=16", "++agent.hyper.steps=2"],
+    "ts_sac": ["++agent.hyper.hidden_sizes=[16,16]", "++agent.hyper.learning_starts=16",
+               "++agent.hyper.batch_size=16"],
+    "sb3_ppo": ["++agent.hyper.n_steps=24", "++agent.hyper.batch_size=24", "++agent.hyper.n_epochs=1",
+                "++agent.hyper.policy_kwargs.net_arch=[16,16]"],
+    "sb3_sac": ["++agent.hyper.learning_starts=16", "++agent.hyper.batch_size=16",
+                "++agent.hyper.policy_kwargs.net_arch=[16,16]"],
+    "sb3_td3": ["++agent.hyper.learning_starts=16", "++agent.hyper.batch_size=16",
+                "++agent.hyper.noise_std=0.1", "++agent.hyper.policy_kwargs.net_arch=[16,16]"],
+}  # fmt: skip
+
+
+def compose_cfg(*overrides, name="train"):
+    with initialize_config_module(config_module="lowcarbon.conf", version_base="1.3"):
+        return compose(name, overrides=list(overrides))
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+def cli(tmp_path, cache_dir, entry, *args, timeout=300, env_extra=None):
+    env = {**os.environ, "WANDB_MODE": "disabled", **(env_extra or {})}
+    flags = [a for a in args if a.startswith("-")]  # Hydra's flags come before the overrides
+    cmd = [sys.executable, "-m", f"lowcarbon.scripts.{entry}", *flags, f"paths.root={tmp_path}",
+           f"paths.cache_dir={cache_dir}", *(a for a in args if not a.startswith("-"))]  # fmt: skip
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+# --- composition -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("group, option", [(g, o) for g, opts in GROUPS.items() for o in opts])
+@pytest.mark.parametrize("name", ["train", "benchmark"])
+def test_every_config_group_option_composes(name, group, option):
+    extra = ["env.id=Pendulum-v1"] if option == "gym" else []
+    cfg = compose_cfg(f"{group}={option}", *extra, name=name)
+    assert cfg.env.id and cfg.agent.kind and cfg.logger.mode in ("offline", "disabled")
+    if group == "agent":
+        assert cfg.agent.name == option
+    if group == "experiment":
+        assert cfg.name == option and cfg.budget > 0
+    if option == "gym":
+        assert cfg.env.name == "Pendulum-v1"
+
+
+@pytest.mark.parametrize(
+    "override, target",
+    [
+        ("hydra/launcher=parallel", "JoblibLauncher"),
+        ("hydra/launcher=slurm", "SlurmLauncher"),
+        ("hydra/launcher=submitit_local", "LocalLauncher"),
+        ("hydra/launcher=ray_local", "RayLauncher"),
+        ("hydra/launcher=ray_cluster", "RayLauncher"),
+        ("hydra/sweeper=gdm_optuna", "OptunaSweeper"),
+    ],
+)
+def test_launcher_and_sweeper_configs_compose(override, target):
+    with initialize_config_module(config_module="lowcarbon.conf", version_base="1.3"):
+        cfg = compose("train", overrides=[override], return_hydra_config=True)
+    group = "launcher" if "launcher" in override else "sweeper"
+    assert cfg.hydra[group]._target_.endswith(target)
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [("budget=-5", "budget"), ("eval.episodes=0", "eval.episodes"), ("seed=-1", "seed"),
+     ("env.id=NoSuchEnv-v0", "env.id"), ("++agent.hyper.no_such_knob=1", "agent.hyper"),
+     ("logger.mode=loud", "logger.mode")],
+)  # fmt: skip
+def test_bad_values_raise_an_error_naming_the_key(tmp_path, cache_dir, override, key):
+    cfg = compose_cfg(*TINY, "env=datacenter", "agent=gdm", f"paths.cache_dir={cache_dir}",
+                      override)  # fmt: skip
+    with pytest.raises(ConfigError, match=f"^{key}:"):
+        run(cfg, tmp_path)
+
+
+# --- one tiny run per agent kind -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("agent", GROUPS["agent"])
+def test_tiny_train_of_every_agent_kind(tmp_path, cache_dir, agent):
+    cfg = compose_cfg(*TINY, "env=datacenter", f"agent={agent}", f"paths.cache_dir={cache_dir}",
+                      *LEARNER_TINY.get(agent, []))  # fmt: skip
+    metrics = run(cfg, tmp_path)
+    assert metrics["agent"] == agent and np.isfinite(metrics["eval/return"])
+    assert np.isfinite(metrics["eval/normalised"])
+    rows = pd.read_csv(tmp_path / "results.csv")
+    assert rows["final"].sum() == 1  # one evaluation episode, one final row
+    if agent in LEARNER_TINY:
+        assert metrics["env_steps"] >= 48
+        assert sorted(rows[~rows.final].env_steps) == sorted(set(rows[~rows.final].env_steps))
+        assert (tmp_path / "checkpoint" / "meta.json").exists()
+    else:
+        assert metrics["env_steps"] == 0
+    if agent == "oracle":
+        assert metrics["eval/normalised"] == pytest.approx(1.0)
+    if agent == "random":
+        assert metrics["eval/normalised"] == pytest.approx(0.0)
+
+
+def test_training_emissions_are_measured_and_logged_offline(tmp_path, cache_dir, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    cfg = compose_cfg(*TINY, "env=datacenter", "agent=gdm", "carbon.enabled=true",
+                      "logger=wandb", f"paths.cache_dir={cache_dir}",
+                      *LEARNER_TINY["gdm"])  # fmt: skip
+    metrics = run(cfg, tmp_path)
+    assert metrics["train_kg_co2"] > 0
+    assert (tmp_path / "emissions.csv").exists()
+    runs = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1 and runs[0].stat().st_size > 0
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+# --- resume ----------------------------------------------------------------------------------
+
+
+def test_resume_after_a_kill_continues_from_the_checkpoint(tmp_path, cache_dir):
+    args = ["agent=gdm", "env=datacenter", "logger=none", "carbon.enabled=false",
+            "progress=false", "eval.episodes=1", "eval.every=32", "checkpoint.every=32",
+            "agent.hyper.hidden_sizes=[16,16]", "agent.hyper.learning_starts=16",
+            "agent.hyper.batch_size=16", "agent.hyper.steps=2", "name=resume"]  # fmt: skip
+    cmd = [sys.executable, "-m", "lowcarbon.scripts.train", f"paths.root={tmp_path}",
+           f"paths.cache_dir={cache_dir}", "budget=100000", *args]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, "WANDB_MODE": "disabled"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    meta = tmp_path / "resume" / "datacenter" / "gdm" / "seed0" / "checkpoint" / "meta.json"
+    deadline = time.time() + 240
+    while not meta.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert meta.exists(), proc.stderr.read().decode()[-2000:]
+    saved = json.loads(meta.read_text())["env_steps"]
+    assert 0 < saved < 100000
+    done = cli(tmp_path, cache_dir, "train", f"budget={saved + 64}", *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads(meta.parent.parent.joinpath("metrics.json").read_text())
+    assert metrics["resumed"] and metrics["env_steps"] == saved + 64
+    rows = pd.read_csv(meta.parent.parent / "results.csv")
+    evals = rows[~rows.final].env_steps.tolist()
+    assert evals == sorted(set(evals)) and evals[-1] == saved + 64  # no duplicates after resume
+
+
+# --- multiruns on the local launchers and the sweeper -----------------------------------------
+
+
+def test_benchmark_multirun_with_joblib_writes_results_and_report(tmp_path, cache_dir):
+    done = cli(tmp_path, cache_dir, "benchmark", "name=twojobs", "hydra/launcher=parallel",
+               "agent=random,greedy", "env=energy", "seed=0", "eval.episodes=2", "progress=false",
+               "carbon.enabled=false", "logger=none")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    sweep = tmp_path / "twojobs"
+    runs = pd.read_csv(sweep / "runs.csv")
+    assert sorted(runs.agent) == ["greedy", "random"]
+    assert len(pd.read_csv(sweep / "results.csv")) == 2 * 2 * 2  # 2 jobs x 2 episodes, + finals
+    assert (sweep / "report.md").exists() and (sweep / "curves_energy.png").exists()
+    assert "| greedy |" in done.stdout
+
+
+@pytest.mark.parametrize("launcher", ["submitit_local", "ray_local"])
+def test_cluster_launchers_run_locally(tmp_path, cache_dir, launcher):
+    done = cli(tmp_path, cache_dir, "train", "-m", f"hydra/launcher={launcher}", "name=cluster",
+               "agent=random,greedy", "env=energy", "eval.episodes=1", "progress=false",
+               "carbon.enabled=false", "logger=none", timeout=400)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = sorted((tmp_path / "cluster").glob("**/metrics.json"))
+    assert len(metrics) == 2
+
+
+def test_optuna_sweeper_runs_trials_with_sqlite_storage(tmp_path, cache_dir):
+    done = cli(tmp_path, cache_dir, "train", "-m", "hydra/sweeper=gdm_optuna",
+               "hydra.sweeper.n_trials=2", "agent=gdm", "env=energy", "budget=32", "name=tune",
+               "eval.every=32", "eval.episodes=1", "checkpoint.every=32", "progress=false",
+               "carbon.enabled=false", "logger=none", "agent.hyper.hidden_sizes=[16,16]",
+               "agent.hyper.learning_starts=16", "agent.hyper.batch_size=16")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    import optuna
+
+    study = optuna.load_study(study_name="gdm_energy", storage=f"sqlite:///{tmp_path}/optuna.db")
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    assert len(list((tmp_path / "tune").glob("**/metrics.json"))) == 2  # one folder per trial
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def test_report_from_a_small_synthetic_results_file(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for agent, level in (("good", 0.8), ("poor", 0.2)):
+        for seed in range(5):
+            for steps, final in ((100, False), (200, False), (200, True)):
+                score = level * steps / 200 + rng.normal(0, 0.01)
+                rows.append(
+                    dict(
+                        env="toy",
+                        agent=agent,
+                        seed=seed,
+                        env_steps=steps,
+                        episode_seed=7,
+                        **{"return": 10 * score},
+                        co2_kg=1 - score,
+                        energy_kwh=1.0,
+                        qos=0.9,
+                        normalised=score,
+                        final=final,
+                    )
+                )
+    rows += [dict(env="toy", agent="rule", seed=0, env_steps=0, episode_seed=7, **{"return": 3.0},
+                  co2_kg=0.7, energy_kwh=1.0, qos=1.0, normalised=0.3, final=f)
+             for f in (False, True)]  # fmt: skip
+    results = pd.DataFrame(rows)
+    runs = pd.DataFrame([dict(env="toy", agent=a, seed=s, wall_s=10.0, train_kg_co2=1e-4)
+                         for a in ("good", "poor") for s in range(5)])  # fmt: skip
+    md = make_report(results, runs, tmp_path)
+    assert (tmp_path / "report.md").read_text().strip() == md.strip()
+    good = next(line for line in md.splitlines() if line.startswith("| good |"))
+    iqm, lo, hi = (float(x) for x in good.split("|")[3].replace("[", "").replace("]", "")
+                   .replace(",", "").split())  # fmt: skip
+    assert lo <= iqm <= hi and abs(iqm - 0.8) < 0.02
+    assert "| poor | 5 |" in md and "| rule | 1 |" in md
+    assert (tmp_path / "curves_toy.png").stat().st_size > 0
+    assert (tmp_path / "profile_toy.png").stat().st_size > 0
