@@ -74,41 +74,49 @@ def validate(cfg: DictConfig) -> None:
 # --- references: the random policy and the oracle on the evaluation episodes -----------------
 
 
-def _reference_returns(cfg: DictConfig, seeds: list[int]) -> dict[str, list[float]]:
-    """Random and oracle returns on ``seeds``, cached on disk by env id, kwargs and seeds (the
-    metaverse oracle solves one MILP per slot, about 17 s an episode)."""
+def _reference_episodes(cfg: DictConfig, seeds: list[int]) -> dict[str, list[dict[str, float]]]:
+    """Random-policy and oracle episodes (return, kg CO2, kWh, QoS) on ``seeds``, cached on disk
+    by env id, kwargs and seeds (the metaverse oracle solves a MILP per slot, ~17 s an episode).
+    Outside the suite there is no oracle: its entries are NaN."""
     env_id, kwargs = cfg.env.id, OmegaConf.to_container(cfg.env.kwargs, resolve=True)
     key = json.dumps([env_id, kwargs, seeds], sort_keys=True)
-    path = (
-        Path(cfg.paths.cache_dir) / "references" / f"{hashlib.sha1(key.encode()).hexdigest()}.json"
-    )
+    digest = hashlib.sha1(key.encode()).hexdigest()
+    path = Path(cfg.paths.cache_dir) / "references" / f"{digest}.json"
     if path.exists():
-        return json.loads(path.read_text())["returns"]
-    refs: dict[str, list[float]] = {}
+        return json.loads(path.read_text())["episodes"]
+    refs: dict[str, list[dict[str, float]]] = {}
     for name, make in (("random", POLICIES["random"]), ("oracle", OraclePolicy)):
         try:
-            refs[name] = [rollout(env_id, make, s, name, **kwargs).ret for s in seeds]
+            eps = [rollout(env_id, make, s, name, **kwargs) for s in seeds]
+            refs[name] = [dict(ret=e.ret, co2_kg=e.co2_kg, energy_kwh=e.energy_kwh, qos=e.qos)
+                          for e in eps]  # fmt: skip
         except (TypeError, AttributeError):  # an env outside the suite has no oracle
-            refs[name] = [math.nan] * len(seeds)
+            refs[name] = [dict(ret=math.nan, co2_kg=math.nan, energy_kwh=math.nan, qos=math.nan)
+                          for _ in seeds]  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": key, "returns": refs}))
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # parallel jobs may race: last rename wins
+    tmp.write_text(json.dumps({"key": key, "episodes": refs}))
     tmp.replace(path)
     return refs
 
 
-def evaluate_runner(runner: AgentRunner, cfg: DictConfig, refs: dict[str, list[float]],
+def evaluate_runner(runner: AgentRunner, cfg: DictConfig, refs: dict[str, list[dict]],
                     seeds: list[int]) -> list[dict[str, Any]]:  # fmt: skip
-    """Deterministic episodes of the runner's policy on the held-out seeds, one row each."""
+    """Deterministic episodes of the runner's policy on the held-out seeds, one row each. The
+    random policy and the oracle are the references themselves: their cached episodes are
+    reused rather than solved again."""
     kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True)
     rows = []
     for i, s in enumerate(seeds):
-        ep = rollout(cfg.env.id, runner.make_policy, s, cfg.agent.name, **kwargs)
+        cached = refs.get(cfg.agent.kind)
+        if cached is not None and math.isfinite(cached[i]["ret"]):
+            ep = dict(cached[i])
+        else:
+            e = rollout(cfg.env.id, runner.make_policy, s, cfg.agent.name, **kwargs)
+            ep = dict(ret=e.ret, co2_kg=e.co2_kg, energy_kwh=e.energy_kwh, qos=e.qos)
+        score = normalised_score(ep["ret"], refs["random"][i]["ret"], refs["oracle"][i]["ret"])
         rows.append(dict(env=cfg.env.name, agent=cfg.agent.name, seed=cfg.seed,
-                         env_steps=runner.env_steps, episode_seed=s, ret=ep.ret,
-                         co2_kg=ep.co2_kg, energy_kwh=ep.energy_kwh, qos=ep.qos,
-                         normalised=normalised_score(ep.ret, refs["random"][i],
-                                                     refs["oracle"][i]),
+                         env_steps=runner.env_steps, episode_seed=s, **ep, normalised=score,
                          final=False))  # fmt: skip
     return rows
 
@@ -257,7 +265,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         results.unlink()
 
     seeds = [int(cfg.eval.seed_base) + i for i in range(int(cfg.eval.episodes))]
-    refs = _reference_returns(cfg, seeds)
+    refs = _reference_episodes(cfg, seeds)
     log = RunLogger(cfg, run_dir, meta["run_id"])
     start, budget = time.perf_counter() - float(meta["wall_s"]), int(cfg.budget)
     last: list[dict[str, Any]] = []

@@ -71,10 +71,12 @@ def make_report(results: pd.DataFrame, runs: pd.DataFrame | None, out_dir: str |
         iqm = _iqm_ci(norm) if has_norm else {}
         rets = _iqm_ci({a: per_run[per_run.agent == a]["return"].to_numpy()[:, None]
                         for a in agents})  # fmt: skip
+        random_co2 = per_run[per_run.agent == "random"]["co2_kg"].mean()  # NaN without random
         lines += [f"## {env}", "",
                   "| agent | runs | normalised score, IQM [95 % CI] | return, IQM [95 % CI] "
-                  "| kg CO2 / episode | QoS | wall-clock / run (s) | training kg CO2 / run |",
-                  "|---|---:|---|---|---:|---:|---:|---:|"]  # fmt: skip
+                  "| kg CO2 / episode | kg CO2 saved / episode vs random | QoS "
+                  "| wall-clock / run (s) | training kg CO2 / run |",
+                  "|---|---:|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
         for a in agents:
             pa = per_run[per_run.agent == a]
             wall = train_kg = np.nan
@@ -86,7 +88,8 @@ def make_report(results: pd.DataFrame, runs: pd.DataFrame | None, out_dir: str |
             norm_s = f"{n[0]:.3f} [{n[1]:.3f}, {n[2]:.3f}]" if n else "n/a"
             lines.append(
                 f"| {a} | {len(pa)} | {norm_s} | {_fmt(r[0])} [{_fmt(r[1])}, {_fmt(r[2])}] "
-                f"| {_fmt(pa['co2_kg'].mean(), 4)} | {_fmt(pa['qos'].mean())} "
+                f"| {_fmt(pa['co2_kg'].mean(), 4)} | {_fmt(random_co2 - pa['co2_kg'].mean(), 4)} "
+                f"| {_fmt(pa['qos'].mean())} "
                 f"| {_fmt(wall, 1)} | {_fmt(train_kg, 3)} |"
             )
         lines.append("")
@@ -103,7 +106,7 @@ def _plots(res: pd.DataFrame, env: str, norm: dict | None, out: Path, plt, rly, 
     curves = res[res["final"].astype(str) != "True"]
     agents = list(dict.fromkeys(res["agent"]))
     colors = {a: f"C{i % 10}" for i, a in enumerate(agents)}
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     for agent, ca in curves.groupby("agent", sort=False):
         per = ca.groupby(["env_steps", "seed"])[metric].mean().reset_index()
         steps = sorted(per.env_steps.unique())
@@ -123,7 +126,7 @@ def _plots(res: pd.DataFrame, env: str, norm: dict | None, out: Path, plt, rly, 
     ax.set_xlabel("env steps")
     ax.set_ylabel(f"{metric} score (IQM over seeds, 95 % CI)")
     ax.set_title(f"Learning curves: {env}")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(out / f"curves_{env}.png", dpi=120)
     plt.close(fig)

@@ -249,5 +249,6 @@ def test_report_from_a_small_synthetic_results_file(tmp_path):
                    .replace(",", "").split())  # fmt: skip
     assert lo <= iqm <= hi and abs(iqm - 0.8) < 0.02
     assert "| poor | 5 |" in md and "| rule | 1 |" in md
+    assert "kg CO2 saved" in md and "training kg CO2" in md
     assert (tmp_path / "curves_toy.png").stat().st_size > 0
     assert (tmp_path / "profile_toy.png").stat().st_size > 0
