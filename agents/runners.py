@@ -74,7 +74,7 @@ class AgentRunner(ABC):
 
 
 def _rng_state() -> dict[str, Any]:
-    # SB3 and Tianshou draw from the legacy global generators, so those are what must resume
+    # the global generators that torch, SB3's noise and Python-side sampling draw from
     return {"python": random.getstate(), "numpy": np.random.get_state(),  # noqa: NPY002
             "torch": torch.get_rng_state()}  # fmt: skip
 
@@ -101,6 +101,9 @@ class RuleRunner(AgentRunner):
         return {}
 
     def make_policy(self, env: gym.Env) -> Any:
+        if self.policy_name == "random" and not hasattr(env.unwrapped, "core"):
+            # outside the suite: uniform actions from the env's own (seeded) action space
+            return ActingPolicy(lambda obs: env.action_space.sample(), "random")
         return POLICIES[self.policy_name](env)
 
 
@@ -128,6 +131,9 @@ class TianshouRunner(AgentRunner):
         self.envs = DummyVectorEnv([make_env for _ in range(self.n_envs)])
         self.envs.seed([seed * 1000 + i for i in range(self.n_envs)])
         self.buffer = VectorReplayBuffer(self.buffer_size, self.n_envs)
+        # Tianshou's buffers sample from their own generator, seeded 42 for every run (its
+        # manager ignores random_seed): give each training seed its own stream
+        self.buffer._random_state = np.random.RandomState(seed)
         self.collector = Collector(self.algorithm, self.envs, self.buffer, exploration_noise=True)
         self.collector.reset()
         self._collector_cls = Collector
@@ -218,7 +224,8 @@ class SB3Runner(AgentRunner):
         if kind == "sb3_ppo" and h.pop("learning_starts", None) is not None:
             logger.debug("learning_starts does not apply to on-policy PPO; ignored")
         n_envs = int(h.pop("n_envs", 1))
-        self.venv = make_vec_env(make_env, n_envs=n_envs, seed=seed)
+        # env i gets seed + i: space the runs' seeds so that runs never share an env stream
+        self.venv = make_vec_env(make_env, n_envs=n_envs, seed=seed * 1000)
         noise_std = h.pop("noise_std", None)
         if noise_std is not None:
             n_act = self.venv.action_space.shape[0]

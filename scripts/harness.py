@@ -17,12 +17,14 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import inspect
 import json
 import logging
 import math
 import os
 import shutil
 import time
+import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +63,11 @@ def validate(cfg: DictConfig) -> None:
         gym.spec(cfg.env.id)
     except gym.error.Error as err:
         raise ConfigError(f"env.id: {cfg.env.id!r} is not a registered env ({err})") from None
+    kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True) or {}
+    try:
+        gym.make(cfg.env.id, **kwargs).close()
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"env.kwargs: {cfg.env.id} rejects {kwargs} ({err})") from None
     for key in ("budget", "eval.every", "eval.episodes", "checkpoint.every"):
         value = OmegaConf.select(cfg, key)
         _require(isinstance(value, int) and value > 0, key, f"must be a positive integer, got "
@@ -79,18 +86,24 @@ def _reference_episodes(cfg: DictConfig, seeds: list[int]) -> dict[str, list[dic
     by env id, kwargs and seeds (the metaverse oracle solves a MILP per slot, ~17 s an episode).
     Outside the suite there is no oracle: its entries are NaN."""
     env_id, kwargs = cfg.env.id, OmegaConf.to_container(cfg.env.kwargs, resolve=True)
-    key = json.dumps([env_id, kwargs, seeds], sort_keys=True)
+    probe = gym.make(env_id, **kwargs)
+    in_suite = hasattr(probe.unwrapped, "core")
+    # the env's and the oracles' source belong to the key: editing either invalidates the cache
+    sources = [inspect.getfile(type(probe.unwrapped)), inspect.getfile(OraclePolicy)]
+    probe.close()
+    code = hashlib.sha1(b"".join(Path(f).read_bytes() for f in sources)).hexdigest()[:12]
+    key = json.dumps([env_id, kwargs, seeds, code], sort_keys=True)
     digest = hashlib.sha1(key.encode()).hexdigest()
     path = Path(cfg.paths.cache_dir) / "references" / f"{digest}.json"
     if path.exists():
         return json.loads(path.read_text())["episodes"]
     refs: dict[str, list[dict[str, float]]] = {}
     for name, make in (("random", POLICIES["random"]), ("oracle", OraclePolicy)):
-        try:
+        if in_suite:
             eps = [rollout(env_id, make, s, name, **kwargs) for s in seeds]
             refs[name] = [dict(ret=e.ret, co2_kg=e.co2_kg, energy_kwh=e.energy_kwh, qos=e.qos)
                           for e in eps]  # fmt: skip
-        except (TypeError, AttributeError):  # an env outside the suite has no oracle
+        else:  # outside the suite there is no oracle, hence no normalised score
             refs[name] = [dict(ret=math.nan, co2_kg=math.nan, energy_kwh=math.nan, qos=math.nan)
                           for _ in seeds]  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +166,13 @@ class RunLogger:
             for k, v in clean.items():
                 self.tb.add_scalar(k, v, step)
 
+    def abort(self) -> None:
+        """Close the logs of a run that failed (W&B marks it failed)."""
+        if self.wandb is not None:
+            self.wandb.finish(exit_code=1)
+        if self.tb is not None:
+            self.tb.close()
+
     def finish(self, summary: dict[str, Any], table: list[dict[str, Any]]) -> None:
         if self.wandb is not None:
             import wandb
@@ -190,6 +210,7 @@ def emissions_tracker(cfg: DictConfig, run_dir: Path) -> Iterator[dict[str, floa
                     save_to_file=True, log_level="error",
                     project_name=f"{cfg.env.name}-{cfg.agent.name}",
                     measure_power_secs=cfg.carbon.measure_power_secs,
+                    tracking_mode="process",  # parallel jobs must not count each other
                 )  # fmt: skip
             tracker.start()
         except Exception as err:
@@ -230,15 +251,48 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, float]:
     }  # fmt: skip
 
 
+def fingerprint(cfg: DictConfig) -> str:
+    """Hash of what defines a run (env, agent, seed, evaluation): a checkpoint is resumed only
+    by a configuration with the same fingerprint. Budget, logging, progress and paths may
+    change between sessions."""
+    keep = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("env", "agent", "eval")}
+    return hashlib.sha1(json.dumps([keep, cfg.seed], sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _previous_session(ckpt_dir: Path, cfg: DictConfig) -> dict[str, Any] | None:
+    """The checkpoint's meta data if this run should resume from it, else None. A checkpoint of
+    another configuration is moved aside (never deleted) and the run starts afresh."""
+    old = ckpt_dir.with_name(ckpt_dir.name + ".old")
+    if not (ckpt_dir / "meta.json").exists() and (old / "meta.json").exists():
+        old.rename(ckpt_dir)  # killed between the two renames of _checkpoint
+    if not cfg.resume or not (ckpt_dir / "meta.json").exists():
+        return None
+    meta = json.loads((ckpt_dir / "meta.json").read_text())
+    if meta.get("fingerprint") != fingerprint(cfg):
+        aside = ckpt_dir.with_name(f"checkpoint.replaced-{int(time.time())}")
+        ckpt_dir.rename(aside)
+        logger.warning("%s was made with another configuration: moved to %s; starting afresh",
+                       ckpt_dir, aside.name)  # fmt: skip
+        return None
+    return meta
+
+
 def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     """Train and evaluate per ``cfg`` in ``run_dir``; returns the final metrics (also written to
-    ``metrics.json``). Resumes from ``run_dir/checkpoint`` when ``cfg.resume`` and it exists."""
-    from tqdm.auto import tqdm
-
+    ``metrics.json``). Resumes from ``run_dir/checkpoint`` when ``cfg.resume`` and the checkpoint
+    was made with the same configuration (see :func:`fingerprint`); a finished run is not redone.
+    """
     validate(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir, results = run_dir / "checkpoint", run_dir / "results.csv"
+    meta = _previous_session(ckpt_dir, cfg)
+    done_path = run_dir / "metrics.json"
+    if meta is not None and done_path.exists():
+        done = json.loads(done_path.read_text())
+        if done.get("fingerprint") == meta["fingerprint"] and done["env_steps"] >= cfg.budget:
+            logger.info("%s is complete (%d env steps): nothing to do", run_dir, done["env_steps"])
+            return done
     env_kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True)
 
     def make_env() -> gym.Env:
@@ -249,25 +303,51 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         runner = make_runner(cfg.agent.kind, make_env, hyper, cfg.seed)
     except TypeError as err:  # an unknown hyperparameter
         raise ConfigError(f"agent.hyper: {err}") from None
-    meta: dict[str, Any] = {"env_steps": 0, "wall_s": 0.0, "train_kg_co2": 0.0,
-                            "run_id": f"{cfg.env.name}-{cfg.agent.name}-s{cfg.seed}-"
-                                      f"{int(time.time()) % 100000:05d}"}  # fmt: skip
-    resumed = cfg.resume and (ckpt_dir / "meta.json").exists()
-    if resumed:
-        meta = json.loads((ckpt_dir / "meta.json").read_text())
+    session = 0
+    if meta is not None:
         runner.load(ckpt_dir)
         runner.env_steps = int(meta["env_steps"])
+        session = int(meta.get("session", 0)) + 1
         kept = [r for r in _read_rows(results)
-                if int(r["env_steps"]) <= runner.env_steps and r["final"] != "True"]  # fmt: skip
+                if int(r["env_steps"]) < runner.env_steps
+                or (int(r["env_steps"]) == runner.env_steps and runner.env_steps < cfg.budget
+                    and r["final"] != "True")]  # fmt: skip
         _write_rows(results, [_row_from_csv(r) for r in kept], append=False)
         logger.info("resumed %s at %d env steps", run_dir, runner.env_steps)
-    elif results.exists():
-        results.unlink()
-
+    else:
+        run_id = f"{cfg.env.name}-{cfg.agent.name}-s{cfg.seed}-{uuid.uuid4().hex[:8]}"
+        meta = {"env_steps": 0, "wall_s": 0.0, "train_kg_co2": 0.0,
+                "fingerprint": fingerprint(cfg), "run_id": run_id}  # fmt: skip
+        results.unlink(missing_ok=True)
+    meta["session"] = session
     seeds = [int(cfg.eval.seed_base) + i for i in range(int(cfg.eval.episodes))]
     refs = _reference_episodes(cfg, seeds)
-    log = RunLogger(cfg, run_dir, meta["run_id"])
+    # offline W&B runs cannot be resumed in place: each session is its own run, in one group
+    log = RunLogger(cfg, run_dir, meta["run_id"] + (f"-r{session}" if session else ""))
+    try:
+        metrics = _train_and_evaluate(cfg, runner, run_dir, meta, refs, seeds, log)
+    except BaseException:
+        log.abort()
+        raise
+    finally:
+        runner.close()
+    return metrics
+
+
+def _train_and_evaluate(
+    cfg: DictConfig,
+    runner: AgentRunner,
+    run_dir: Path,
+    meta: dict,
+    refs: dict,
+    seeds: list[int],
+    log: RunLogger,
+) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
+    ckpt_dir, results = run_dir / "checkpoint", run_dir / "results.csv"
     start, budget = time.perf_counter() - float(meta["wall_s"]), int(cfg.budget)
+    every_eval, every_ckpt = int(cfg.eval.every), int(cfg.checkpoint.every)
     last: list[dict[str, Any]] = []
     with emissions_tracker(cfg, run_dir) as carbon:
         bar = tqdm(total=budget if runner.trains else 0, initial=runner.env_steps,
@@ -276,38 +356,42 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         if not runner.trains:
             last = evaluate_runner(runner, cfg, refs, seeds)
             _write_rows(results, last, append=False)
-        since_ckpt = 0
+        next_eval = (runner.env_steps // every_eval + 1) * every_eval
+        next_ckpt = (runner.env_steps // every_ckpt + 1) * every_ckpt
         while runner.trains and runner.env_steps < budget:
             before = runner.env_steps
-            chunk = min(int(cfg.eval.every) - before % int(cfg.eval.every), budget - before)
-            stats = runner.train(chunk)
+            stats = runner.train(min(next_eval, next_ckpt, budget) - before)
             bar.update(runner.env_steps - before)
-            since_ckpt += runner.env_steps - before
-            last = evaluate_runner(runner, cfg, refs, seeds)
-            _write_rows(results, last, append=True)
-            summary = _summary(last)
-            bar.set_postfix(score=f"{summary['eval/normalised']:.3f}")
-            log.log({**summary, **{f"train/{k}": v for k, v in stats.items()},
-                     "time/wall_s": time.perf_counter() - start}, runner.env_steps)  # fmt: skip
-            if since_ckpt >= int(cfg.checkpoint.every) or runner.env_steps >= budget:
+            if runner.env_steps >= min(next_eval, budget):
+                next_eval = (runner.env_steps // every_eval + 1) * every_eval
+                last = evaluate_runner(runner, cfg, refs, seeds)
+                _write_rows(results, last, append=True)
+                summary = _summary(last)
+                bar.set_postfix(score=f"{summary['eval/normalised']:.3f}")
+                log.log({**summary, **{f"train/{k}": v for k, v in stats.items()},
+                         "time/wall_s": time.perf_counter() - start}, runner.env_steps)  # fmt: skip
+            if runner.env_steps >= min(next_ckpt, budget):
+                next_ckpt = (runner.env_steps // every_ckpt + 1) * every_ckpt
                 _checkpoint(
                     runner,
                     ckpt_dir,
                     {**meta, "env_steps": runner.env_steps, "wall_s": time.perf_counter() - start},
                 )
-                since_ckpt = 0
         bar.close()
-        if not last:  # resumed a run that had already spent its budget: evaluate it again
+        if not last:  # resumed at the end of the budget, killed before the final evaluation
             last = evaluate_runner(runner, cfg, refs, seeds)
             _write_rows(results, last, append=True)
-    train_kg = float(meta["train_kg_co2"]) + (carbon["kg"] if np.isfinite(carbon["kg"]) else 0.0)
+    # emissions of sessions killed before their end are not known: the total is a lower bound
+    session_kg = carbon["kg"]
+    train_kg = float(meta["train_kg_co2"]) + (session_kg if np.isfinite(session_kg) else math.nan)
     final = [{**r, "final": True} for r in last]
     _write_rows(results, final, append=True)
     metrics = {"env": cfg.env.name, "env_id": cfg.env.id, "agent": cfg.agent.name,
                "seed": cfg.seed, "env_steps": runner.env_steps, **_summary(final),
                "wall_s": time.perf_counter() - start,
                "train_kg_co2": train_kg if cfg.carbon.enabled else math.nan,
-               "resumed": bool(resumed)}  # fmt: skip
+               "resumed": bool(meta["session"]), "sessions": int(meta["session"]) + 1,
+               "fingerprint": meta["fingerprint"]}  # fmt: skip
     if runner.trains:
         _checkpoint(
             runner,
@@ -322,7 +406,6 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     log.log({"train/kg_co2": metrics["train_kg_co2"]}, runner.env_steps)
     log.finish(metrics, [{k: v for k, v in r.items() if k != "final"} for r in final])
-    runner.close()
     return metrics
 
 

@@ -4,6 +4,7 @@ W&B offline files, and the report from a synthetic results file."""
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -95,7 +96,7 @@ def test_launcher_and_sweeper_configs_compose(override, target):
     "override, key",
     [("budget=-5", "budget"), ("eval.episodes=0", "eval.episodes"), ("seed=-1", "seed"),
      ("env.id=NoSuchEnv-v0", "env.id"), ("++agent.hyper.no_such_knob=1", "agent.hyper"),
-     ("logger.mode=loud", "logger.mode")],
+     ("logger.mode=loud", "logger.mode"), ("+env.kwargs.no_such_arg=3", "env.kwargs")],
 )  # fmt: skip
 def test_bad_values_raise_an_error_naming_the_key(tmp_path, cache_dir, override, key):
     cfg = compose_cfg(*TINY, "env=datacenter", "agent=gdm", f"paths.cache_dir={cache_dir}",
@@ -165,10 +166,29 @@ def test_resume_after_a_kill_continues_from_the_checkpoint(tmp_path, cache_dir):
     done = cli(tmp_path, cache_dir, "train", f"budget={saved + 64}", *args)
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads(meta.parent.parent.joinpath("metrics.json").read_text())
-    assert metrics["resumed"] and metrics["env_steps"] == saved + 64
+    assert metrics["resumed"] and metrics["sessions"] == 2 and metrics["env_steps"] == saved + 64
+    with open(meta.parent / "buffer.pkl", "rb") as f:  # the replay buffer came back too
+        assert len(pickle.load(f)) == saved + 64
     rows = pd.read_csv(meta.parent.parent / "results.csv")
     evals = rows[~rows.final].env_steps.tolist()
     assert evals == sorted(set(evals)) and evals[-1] == saved + 64  # no duplicates after resume
+
+
+def test_a_finished_run_is_not_redone_and_another_config_starts_afresh(tmp_path, cache_dir):
+    base = [*TINY, "env=datacenter", "agent=gdm", f"paths.cache_dir={cache_dir}",
+            *LEARNER_TINY["gdm"]]  # fmt: skip
+    first = run(compose_cfg(*base), tmp_path)
+    rows = (tmp_path / "results.csv").read_text()
+    again = run(compose_cfg(*base), tmp_path)  # complete: nothing to do
+    assert json.dumps(again, sort_keys=True) == json.dumps(first, sort_keys=True)
+    assert (tmp_path / "results.csv").read_text() == rows
+    longer = run(compose_cfg(*base, "budget=72"), tmp_path)  # a larger budget resumes
+    assert longer["resumed"] and longer["env_steps"] == 72
+    evals = pd.read_csv(tmp_path / "results.csv").query("not final").env_steps.tolist()
+    assert evals == [24, 48, 72]
+    other = run(compose_cfg(*base, "++agent.hyper.steps=3"), tmp_path)  # another config
+    assert not other["resumed"] and other["env_steps"] == 48
+    assert list(tmp_path.glob("checkpoint.replaced-*"))
 
 
 # --- multiruns on the local launchers and the sweeper -----------------------------------------
@@ -207,6 +227,7 @@ def test_optuna_sweeper_runs_trials_with_sqlite_storage(tmp_path, cache_dir):
     import optuna
 
     study = optuna.load_study(study_name="gdm_energy", storage=f"sqlite:///{tmp_path}/optuna.db")
+    # (the test runs in tmp_path, the working directory where the storage lives)
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
     assert len(list((tmp_path / "tune").glob("**/metrics.json"))) == 2  # one folder per trial
 
@@ -236,8 +257,9 @@ def test_report_from_a_small_synthetic_results_file(tmp_path):
                         final=final,
                     )
                 )
-    rows += [dict(env="toy", agent="rule", seed=0, env_steps=0, episode_seed=7, **{"return": 3.0},
-                  co2_kg=0.7, energy_kwh=1.0, qos=1.0, normalised=0.3, final=f)
+    rows += [dict(env="toy", agent=name, seed=0, env_steps=0, episode_seed=7, **{"return": 3.0},
+                  co2_kg=co2, energy_kwh=1.0, qos=1.0, normalised=score, final=f)
+             for name, co2, score in (("rule", 0.7, 0.3), ("random", 0.9, 0.0))
              for f in (False, True)]  # fmt: skip
     results = pd.DataFrame(rows)
     runs = pd.DataFrame([dict(env="toy", agent=a, seed=s, wall_s=10.0, train_kg_co2=1e-4)
@@ -250,5 +272,7 @@ def test_report_from_a_small_synthetic_results_file(tmp_path):
     assert lo <= iqm <= hi and abs(iqm - 0.8) < 0.02
     assert "| poor | 5 |" in md and "| rule | 1 |" in md
     assert "kg CO2 saved" in md and "training kg CO2" in md
+    rule = next(line for line in md.splitlines() if line.startswith("| rule |"))
+    assert float(rule.split("|")[6]) == pytest.approx(0.2)  # 0.9 kg (random) - 0.7 kg (rule)
     assert (tmp_path / "curves_toy.png").stat().st_size > 0
     assert (tmp_path / "profile_toy.png").stat().st_size > 0
