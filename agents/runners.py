@@ -131,9 +131,11 @@ class TianshouRunner(AgentRunner):
         self.envs = DummyVectorEnv([make_env for _ in range(self.n_envs)])
         self.envs.seed([seed * 1000 + i for i in range(self.n_envs)])
         self.buffer = VectorReplayBuffer(self.buffer_size, self.n_envs)
-        # Tianshou's buffers sample from their own generator, seeded 42 for every run (its
-        # manager ignores random_seed): give each training seed its own stream
+        # Tianshou's buffers sample from their own generators, seeded 42 in every run (the
+        # manager picks a sub-buffer, the sub-buffer the rows): give each training seed its own
         self.buffer._random_state = np.random.RandomState(seed)
+        for i, sub in enumerate(self.buffer.buffers):
+            sub._random_state = np.random.RandomState(seed * 1000 + i + 1)
         self.collector = Collector(self.algorithm, self.envs, self.buffer, exploration_noise=True)
         self.collector.reset()
         self._collector_cls = Collector
@@ -224,7 +226,8 @@ class SB3Runner(AgentRunner):
         if kind == "sb3_ppo" and h.pop("learning_starts", None) is not None:
             logger.debug("learning_starts does not apply to on-policy PPO; ignored")
         n_envs = int(h.pop("n_envs", 1))
-        # env i gets seed + i: space the runs' seeds so that runs never share an env stream
+        # SB3 seeds env i with seed + i (again in the model's constructor): space the runs'
+        # seeds so that runs never share an env stream
         self.venv = make_vec_env(make_env, n_envs=n_envs, seed=seed * 1000)
         noise_std = h.pop("noise_std", None)
         if noise_std is not None:
@@ -232,8 +235,8 @@ class SB3Runner(AgentRunner):
             h["action_noise"] = NormalActionNoise(np.zeros(n_act), noise_std * np.ones(n_act))
         if "policy_kwargs" in h and h["policy_kwargs"] is not None:
             h["policy_kwargs"] = dict(h["policy_kwargs"])
-        self.model = self.cls(h.pop("policy", "MlpPolicy"), self.venv, seed=seed, device="cpu",
-                              verbose=0, **h)  # fmt: skip
+        self.model = self.cls(h.pop("policy", "MlpPolicy"), self.venv, seed=seed * 1000,
+                              device="cpu", verbose=0, **h)  # fmt: skip
 
     def train(self, n_env_steps: int) -> dict[str, float]:
         self.model.learn(total_timesteps=n_env_steps, reset_num_timesteps=False)

@@ -276,3 +276,18 @@ def test_report_from_a_small_synthetic_results_file(tmp_path):
     assert float(rule.split("|")[6]) == pytest.approx(0.2)  # 0.9 kg (random) - 0.7 kg (rule)
     assert (tmp_path / "curves_toy.png").stat().st_size > 0
     assert (tmp_path / "profile_toy.png").stat().st_size > 0
+
+
+def test_training_seeds_get_their_own_replay_sampling_streams():
+    """Tianshou seeds every buffer with 42; the runner gives each training seed its own."""
+    import gymnasium as gym
+
+    from lowcarbon.agents.runners import TianshouRunner
+
+    draws = []
+    for seed in (0, 1):
+        runner = TianshouRunner("gdm", lambda: gym.make("LowCarbon/DataCenter-v0"),
+                                {"hidden_sizes": [8], "steps": 2}, seed)  # fmt: skip
+        draws.append([b._random_state.randint(1 << 30) for b in runner.buffer.buffers])
+        runner.close()
+    assert draws[0] != draws[1]
