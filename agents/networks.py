@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from tianshou.algorithm.optim import AdamOptimizerFactory
 from tianshou.utils.net.common import Net
 from tianshou.utils.net.continuous import ContinuousCritic
 from torch import nn
@@ -49,4 +51,21 @@ def make_critic(
             activation=activation,
             concat=True,
         )
+    )
+
+
+def twin_critic_kwargs(obs_dim: int, act_dim: int, cfg: Any) -> dict[str, Any]:
+    """The arguments every twin-critic Tianshou algorithm here shares, from a config with
+    ``hidden_sizes``, ``activation``, ``actor_lr``, ``critic_lr``, ``tau``, ``gamma``, ``n_step``:
+    Adam for the actor, two fresh critics with their Adam optimisers, Polyak rate and returns."""
+    act_cls = activation_class(cfg.activation)
+    return dict(
+        policy_optim=AdamOptimizerFactory(lr=cfg.actor_lr),
+        critic=make_critic(obs_dim, act_dim, cfg.hidden_sizes, act_cls),
+        critic_optim=AdamOptimizerFactory(lr=cfg.critic_lr),
+        critic2=make_critic(obs_dim, act_dim, cfg.hidden_sizes, act_cls),
+        critic2_optim=AdamOptimizerFactory(lr=cfg.critic_lr),
+        tau=cfg.tau,
+        gamma=cfg.gamma,
+        n_step_return_horizon=cfg.n_step,
     )

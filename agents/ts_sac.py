@@ -17,7 +17,7 @@ from tianshou.algorithm.optim import AdamOptimizerFactory
 from tianshou.utils.net.common import Net
 from tianshou.utils.net.continuous import ContinuousActorProbabilistic
 
-from .networks import activation_class, make_critic, space_dims
+from .networks import activation_class, space_dims, twin_critic_kwargs
 
 
 @dataclass
@@ -61,15 +61,4 @@ def make_sac(
         if cfg.auto_alpha
         else cfg.alpha
     )
-    return SAC(
-        policy=policy,
-        policy_optim=AdamOptimizerFactory(lr=cfg.actor_lr),
-        critic=make_critic(obs_dim, act_dim, cfg.hidden_sizes, act_cls),
-        critic_optim=AdamOptimizerFactory(lr=cfg.critic_lr),
-        critic2=make_critic(obs_dim, act_dim, cfg.hidden_sizes, act_cls),
-        critic2_optim=AdamOptimizerFactory(lr=cfg.critic_lr),
-        tau=cfg.tau,
-        gamma=cfg.gamma,
-        alpha=alpha,
-        n_step_return_horizon=cfg.n_step,
-    )
+    return SAC(policy=policy, **twin_critic_kwargs(obs_dim, act_dim, cfg), alpha=alpha)

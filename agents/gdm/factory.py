@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 from tianshou.algorithm.optim import AdamOptimizerFactory
 
-from ..networks import activation_class, make_critic, space_dims
+from ..networks import activation_class, space_dims, twin_critic_kwargs
 from .algorithm import GDM
 from .networks import DiffusionActor
 from .policy import GDMPolicy
@@ -88,14 +88,7 @@ def make_gdm(
     )
     return GDM(
         policy=policy,
-        policy_optim=AdamOptimizerFactory(lr=cfg.actor_lr),
-        critic=make_critic(obs_dim, act_dim, cfg.hidden_sizes, act_cls),
-        critic_optim=AdamOptimizerFactory(lr=cfg.critic_lr),
-        critic2=make_critic(obs_dim, act_dim, cfg.hidden_sizes, act_cls),
-        critic2_optim=AdamOptimizerFactory(lr=cfg.critic_lr),
-        tau=cfg.tau,
-        gamma=cfg.gamma,
-        n_step_return_horizon=cfg.n_step,
+        **twin_critic_kwargs(obs_dim, act_dim, cfg),
         q_weight=cfg.q_weight,
         bc_weight=cfg.bc_weight,
         alpha=cfg.alpha if cfg.max_entropy else None,
