@@ -9,7 +9,7 @@ tanh-squashed Gaussian, Haarnoja et al., arXiv:1812.05905).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gymnasium as gym
 from tianshou.algorithm.modelfree.sac import SAC, AutoAlpha, SACPolicy
@@ -17,22 +17,13 @@ from tianshou.algorithm.optim import AdamOptimizerFactory
 from tianshou.utils.net.common import Net
 from tianshou.utils.net.continuous import ContinuousActorProbabilistic
 
-from .networks import activation_class, space_dims, twin_critic_kwargs
+from .networks import TwinCriticConfig, activation_class, space_dims, twin_critic_kwargs
 
 
 @dataclass
-class SACConfig:
+class SACConfig(TwinCriticConfig):
     """Hyperparameters of Tianshou SAC (Haarnoja et al. 2018 defaults)."""
 
-    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
-    """Hidden widths of the actor and of each critic."""
-    activation: str = "relu"
-    """Hidden activation (the GDM agent's default, so the two compare on equal networks)."""
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    tau: float = 0.005
-    gamma: float = 0.99
-    n_step: int = 1
     alpha: float = 0.2
     """Initial (auto_alpha) or fixed entropy temperature."""
     auto_alpha: bool = True

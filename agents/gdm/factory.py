@@ -2,43 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gymnasium as gym
 from tianshou.algorithm.optim import AdamOptimizerFactory
 
-from ..networks import activation_class, space_dims, twin_critic_kwargs
+from ..networks import TwinCriticConfig, activation_class, space_dims, twin_critic_kwargs
 from .algorithm import GDM
 from .networks import DiffusionActor
 from .policy import GDMPolicy
 
 
 @dataclass
-class GDMConfig:
-    """Hyperparameters of the GDM agent (defaults: Diffusion-QL / GDMOPT where they apply)."""
+class GDMConfig(TwinCriticConfig):
+    """Hyperparameters of the GDM agent (defaults: Diffusion-QL / GDMOPT where they apply);
+    widths, activation, learning rates, tau, gamma and n-step come from
+    :class:`~lowcarbon.agents.networks.TwinCriticConfig`."""
 
     steps: int = 5
     """Denoising steps T (1 to 20). GDMOPT found 6 converged fastest, the TMC 2026 follow-up 3."""
     schedule: str = "vp"
     """Beta schedule: ``vp``, ``linear`` or ``cosine`` (see ``lowcarbon.agents.gdm.schedule``)."""
-    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
-    """Hidden widths of the denoiser and of each critic."""
-    activation: str = "relu"
-    """Hidden activation of the denoiser and critics. Diffusion-QL and GDMOPT use ``mish``; on a
-    2-core CPU it made updates about 1.7x slower than ``relu`` and learned our two-peak bandit
-    more slowly, so ``relu`` is the default (see benchmarks/README.md)."""
     time_dim: int = 16
     """Size of the diffusion-step embedding."""
-    actor_lr: float = 3e-4
-    """Adam learning rate of the denoiser (and final noise)."""
-    critic_lr: float = 3e-4
-    """Adam learning rate of each critic."""
-    tau: float = 0.005
-    """Polyak rate of the target actor and critics, per update."""
-    gamma: float = 0.99
-    """Discount factor."""
-    n_step: int = 1
-    """n of the n-step return."""
     q_weight: float = 1.0
     """Mode 1, Q-gradient through the chain: weight of the normalised Q term (0 disables)."""
     max_entropy: bool = True
