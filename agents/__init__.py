@@ -4,24 +4,20 @@ The diffusion-policy agent lives in :mod:`lowcarbon.agents.gdm` (it imports torc
 so it is not imported here).
 """
 
-from lowcarbon.envs.oracles import OraclePolicy
-
-from .baselines import POLICIES, CarbonGreedyPolicy, LatencyGreedyPolicy, Policy, RandomPolicy
+from .baselines import POLICIES, RULE_NAMES, OraclePolicy, Policy, RandomPolicy, make_rule
 from .evaluation import EpisodeResult, evaluate, normalised_score, rollout
 from .wrappers import ExpertActionWrapper
 
-POLICIES["oracle"] = OraclePolicy
-
 __all__ = [
     "POLICIES",
-    "CarbonGreedyPolicy",
+    "RULE_NAMES",
     "EpisodeResult",
     "ExpertActionWrapper",
-    "LatencyGreedyPolicy",
     "OraclePolicy",
     "Policy",
     "RandomPolicy",
     "evaluate",
+    "make_rule",
     "normalised_score",
     "rollout",
 ]

@@ -9,29 +9,14 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
+from lowcarbon.envs.suite import QoS, entry, in_suite
+
 logger = logging.getLogger(__name__)
 
-#: The QoS figure reported per env id prefix: (info key, how to aggregate over the episode).
-QOS_KEYS: dict[str, tuple[str, str]] = {
-    "LowCarbon/MetaverseOffload": ("served_ratio", "mean"),
-    "LowCarbon/DataCenter": ("deadline_met_ratio", "mean"),
-    "LowCarbon/EnergyInternet": ("ev_unmet_kwh", "sum"),
-}
 
-
-def qos_key(env_id: str) -> tuple[str, str]:
-    """(info key, aggregation) of the QoS figure reported for ``env_id``."""
-    for prefix, spec in QOS_KEYS.items():
-        if env_id.startswith(prefix):
-            return spec
-    raise KeyError(f"no QoS figure defined for {env_id!r}")
-
-
-def _qos_key_or_none(env_id: str) -> tuple[str, str] | None:
-    try:
-        return qos_key(env_id)
-    except KeyError:
-        return None
+def qos_of(env_id: str) -> QoS | None:
+    """The QoS figure a suite env reports (from the registry), or None outside the suite."""
+    return entry(env_id).family.qos if in_suite(env_id) else None
 
 
 @dataclass
@@ -64,9 +49,9 @@ def rollout(
     policy = make_policy(env)
     obs, _ = env.reset(seed=seed)
     policy.reset()
-    key, how = _qos_key_or_none(env_id) or ("", "mean")
+    qos = qos_of(env_id)
     ret = co2 = energy = cost = 0.0
-    qos: list[float] = []
+    values: list[float] = []
     steps = 0
     done = False
     while not done:
@@ -75,11 +60,12 @@ def rollout(
         co2 += info.get("co2_kg", 0.0)
         energy += info.get("energy_kwh", 0.0)
         cost += info.get("cost", 0.0)
-        qos.append(info.get(key, np.nan))
+        if qos is not None:
+            values.append(info[qos.key])
         steps += 1
         done = terminated or truncated
     env.close()
-    q = float(np.sum(qos) if how == "sum" else np.mean(qos))
+    q = qos.reduce(values) if qos is not None else float("nan")
     name = policy_name or getattr(policy, "name", type(policy).__name__)
     return EpisodeResult(env_id, name, seed, ret, co2, energy, cost, q, steps)
 
@@ -132,7 +118,7 @@ def summary_table(results: Sequence[EpisodeResult]) -> list[dict]:
                     "return": float(rets.mean()),
                     "return_std": float(rets.std()),
                     "co2_kg": float(np.mean([r.co2_kg for r in runs])),
-                    "qos_name": qos_key(env_id)[0],
+                    "qos_name": qos.key if (qos := qos_of(env_id)) else "",
                     "qos": float(np.mean([r.qos for r in runs])),
                     "score": float(np.mean(scores)) if scores else float("nan"),
                 }

@@ -22,6 +22,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from lowcarbon.envs.suite import in_suite
+
 from .baselines import POLICIES
 
 logger = logging.getLogger(__name__)
@@ -101,7 +103,7 @@ class RuleRunner(AgentRunner):
         return {}
 
     def make_policy(self, env: gym.Env) -> Any:
-        if self.policy_name == "random" and not hasattr(env.unwrapped, "core"):
+        if self.policy_name == "random" and not in_suite(env):
             # outside the suite: uniform actions from the env's own (seeded) action space
             return ActingPolicy(lambda obs: env.action_space.sample(), "random")
         return POLICIES[self.policy_name](env)

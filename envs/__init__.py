@@ -1,15 +1,18 @@
 """Carbon-aware AIoT environments (``import lowcarbon.envs`` registers them with Gymnasium).
 
-Registered ids (see each class docstring for the full specification):
+Registered ids (:data:`ENV_IDS`; each class docstring is the full specification):
 
-* ``LowCarbon/MetaverseOffload-v0``: mobile AIGC offloading to carbon-aware edge servers;
-* ``LowCarbon/MetaverseOffload-CAISO-v0``: the same, two servers on real CAISO marginal emissions;
-* ``LowCarbon/DataCenter-v0``: geo-distributed data centres, deferrable batch work and cooling;
-* ``LowCarbon/EnergyInternet-v0``: prosumers with PV, wind, batteries and EV charging.
+* ``LowCarbon/MetaverseOffload-v1``: mobile AIGC offloading to carbon-aware edge sites (the
+  paper's case study); ``-Large-v1`` and ``-CAISO-v1`` (real CAISO marginal emission rates);
+* ``LowCarbon/DataCenter-v1``: geo-distributed data centres, deferrable batch work and cooling;
+  ``-Large-v1``;
+* ``LowCarbon/EnergyInternet-v1``: prosumers with PV, wind, batteries and EV charging;
+  ``-Large-v1``.
 
-``gym.make("lowcarbon.envs:LowCarbon/DataCenter-v0")`` works without importing this package first,
-and ``gym.make_vec(id, num_envs=n, vectorization_mode="vector_entry_point")`` gives the native
-batched vector environment.
+``gym.make("lowcarbon.envs:LowCarbon/DataCenter-v1")`` works without importing this package
+first, and ``gym.make_vec(id, num_envs=n, vectorization_mode="vector_entry_point")`` gives the
+native batched vector environment. :mod:`lowcarbon.envs.suite` ties each id to its oracle, its
+rule-based policies, its QoS metric and its action encoder.
 """
 
 from __future__ import annotations
@@ -21,8 +24,12 @@ from .core import BatchedCore, CoreEnv, CoreVectorEnv
 from .data_center import DataCenterEnv, DataCenterParams
 from .energy_internet import EnergyInternetEnv, EnergyInternetParams
 from .metaverse_offload import MetaverseOffloadEnv, MetaverseOffloadParams
+from .oracles import OraclePolicy
+from .policy import Policy, RandomPolicy
+from .suite import SuiteEntry, default_ids, entry, in_suite, suite
 
 __all__ = [
+    "DEFAULT_IDS",
     "ENV_IDS",
     "BatchedCore",
     "CoreEnv",
@@ -33,46 +40,45 @@ __all__ = [
     "EnergyInternetParams",
     "MetaverseOffloadEnv",
     "MetaverseOffloadParams",
+    "OraclePolicy",
+    "Policy",
+    "RandomPolicy",
+    "SuiteEntry",
     "co2_kg",
     "co2_kg_from_joules",
+    "entry",
+    "in_suite",
     "joules_to_kwh",
     "make_vector_env",
+    "suite",
 ]
 
-#: id -> (env class, default kwargs)
-_REGISTRY: dict[str, tuple[type[CoreEnv], dict]] = {
-    "LowCarbon/MetaverseOffload-v0": (MetaverseOffloadEnv, {}),
-    "LowCarbon/MetaverseOffload-CAISO-v0": (
-        MetaverseOffloadEnv,
-        {"server_regions": ("caiso_pge", "caiso_sce", "hydro", "coal")},
-    ),
-    "LowCarbon/DataCenter-v0": (DataCenterEnv, {}),
-    "LowCarbon/EnergyInternet-v0": (EnergyInternetEnv, {}),
-}
-ENV_IDS: tuple[str, ...] = tuple(_REGISTRY)
+ENV_IDS: tuple[str, ...] = tuple(suite())
+DEFAULT_IDS: tuple[str, ...] = default_ids()
 
 
 def make_vector_env(env_id: str, num_envs: int, **kwargs) -> CoreVectorEnv:
     """The native batched vector environment of a registered id (kwargs override its defaults)."""
-    if env_id not in _REGISTRY:
+    if env_id not in suite():
         raise gym.error.UnregisteredEnv(f"{env_id!r} is not a lowcarbon env; known: {ENV_IDS}")
-    cls, defaults = _REGISTRY[env_id]
-    return CoreVectorEnv(cls, num_envs, **{**defaults, **kwargs})
+    e = entry(env_id)
+    return CoreVectorEnv(e.family.env_cls, num_envs, **{**e.kwargs, **kwargs})
 
 
-def _vector_entry(env_cls: type[CoreEnv], defaults: dict):
+def _vector_entry(env_id: str):
     def make(num_envs: int = 1, **kwargs) -> CoreVectorEnv:
-        return CoreVectorEnv(env_cls, num_envs, **{**defaults, **kwargs})
+        return make_vector_env(env_id, num_envs, **kwargs)
 
     return make
 
 
-for _id, (_cls, _defaults) in _REGISTRY.items():
+for _id, _entry in suite().items():
     if _id not in gym.registry:
+        _cls = _entry.family.env_cls
         gym.register(
             id=_id,
             entry_point=f"{_cls.__module__}:{_cls.__name__}",
-            vector_entry_point=_vector_entry(_cls, _defaults),
-            kwargs=_defaults,
+            vector_entry_point=_vector_entry(_id),
+            kwargs=dict(_entry.kwargs),
             disable_env_checker=False,
         )

@@ -18,6 +18,11 @@ J_PER_KWH = 3.6e6
 WH_PER_KWH = 1000.0
 G_PER_KG = 1000.0
 
+#: Upper cap on any grid's carbon intensity in the suite, kg CO2/kWh. The dirtiest real grids
+#: average about 0.9-1.1 kg/kWh (lignite); synthetic log-normal noise and odd trace rows are
+#: clipped here so that every reward term has a finite, documented bound.
+MAX_INTENSITY_KG_PER_KWH = 2.0
+
 #: Emission factor of Wen et al. (TMC 2026), kg CO2 per kWh (3.773e-4 kg per Wh).
 WEN_TMC2026_KG_PER_KWH = 0.3773
 

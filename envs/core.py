@@ -76,6 +76,13 @@ def per_item(values: Any, n: int, name: str, default: tuple[Any, ...]) -> tuple[
     return values
 
 
+def info_index(keys: tuple[str, ...]) -> dict[str, int]:
+    """Column of each info key in a core's info matrix (kernels take their indices from here)."""
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"info keys must be unique, got {keys}")
+    return {k: i for i, k in enumerate(keys)}
+
+
 def time_features(horizon: int, slot_minutes: int) -> np.ndarray:
     """(horizon, 3) float array: sin and cos of the hour of day, fraction of the episode elapsed."""
     phase = 2 * np.pi * ((np.arange(horizon) * slot_minutes / 60.0) % 24) / 24.0

@@ -147,8 +147,11 @@ REGIONS: dict[str, SyntheticRegion] = {
         SyntheticRegion(
             "solar", 250.0, _profile({2: 1.15, 7: 1.1, 12: 0.45, 15: 0.6, 19: 1.4, 22: 1.25})
         ),
-        # Wind-heavy (Denmark, ERCOT west): moderate mean, large slow swings.
-        SyntheticRegion("wind", 180.0, _profile({0: 0.9, 12: 1.0, 18: 1.1}), sigma=0.35, rho=0.95),
+        # Wind-heavy (Denmark, ERCOT west): moderate mean, cleanest at night when the wind
+        # blows hardest, large slow swings from the weather.
+        SyntheticRegion(
+            "wind", 180.0, _profile({3: 0.75, 9: 0.95, 15: 1.2, 21: 1.05}), sigma=0.35, rho=0.95
+        ),
     )
 }
 
@@ -907,6 +910,11 @@ def sample_intensity(
 # Prices, weather, renewables, arrivals
 # ---------------------------------------------------------------------------------------------
 
+#: Cap on synthetic wholesale prices, $/MWh (keeps every cost term bounded).
+MAX_PRICE_USD_PER_MWH = 1000.0
+#: Range of synthetic outside temperatures, degC.
+TEMPERATURE_RANGE_C = (-30.0, 50.0)
+
 #: Wholesale price daily shapes ($/MWh means), by market style.
 PRICE_SHAPES: dict[str, tuple[float, tuple[float, ...]]] = {
     # Evening-peaking thermal market.
@@ -928,10 +936,12 @@ def electricity_price(
     start_hour: np.ndarray | int,
     sigma: float = 0.15,
 ) -> np.ndarray:
-    """Wholesale electricity price in $/MWh, shape (batch, horizon); can dip near zero at midday."""
+    """Wholesale electricity price in $/MWh, shape (batch, horizon); can dip near zero at midday;
+    capped at :data:`MAX_PRICE_USD_PER_MWH` (log-normal noise has no upper bound otherwise)."""
     mean, shape = PRICE_SHAPES[market if market in PRICE_SHAPES else "mixed"]
     level = np.asarray(shape)[_hours(batch, horizon, start_hour)]
-    return mean * level * np.exp(sigma * _ar1_noise(rng, (batch, horizon), 0.8) - 0.5 * sigma**2)
+    noise = np.exp(sigma * _ar1_noise(rng, (batch, horizon), 0.8) - 0.5 * sigma**2)
+    return np.minimum(mean * level * noise, MAX_PRICE_USD_PER_MWH)
 
 
 def outside_temperature(
@@ -943,11 +953,13 @@ def outside_temperature(
     swing_c: float = 6.0,
 ) -> np.ndarray:
     """Dry-bulb outside temperature in degC, shape (batch, horizon): a daily sinusoid peaking at
-    15:00 around a per-episode mean within +-4 degC of ``mean_c``, plus AR(1) weather noise."""
+    15:00 around a per-episode mean within +-4 degC of ``mean_c``, plus AR(1) weather noise;
+    clipped to :data:`TEMPERATURE_RANGE_C`."""
     hours = _hours(batch, horizon, start_hour)
     day_mean = mean_c + rng.uniform(-4.0, 4.0, size=(batch, 1))
     daily = swing_c * np.cos(2 * np.pi * (hours - 15) / HOURS_PER_DAY)
-    return day_mean + daily + 1.0 * _ar1_noise(rng, (batch, horizon), 0.9)
+    temp = day_mean + daily + 1.0 * _ar1_noise(rng, (batch, horizon), 0.9)
+    return np.clip(temp, *TEMPERATURE_RANGE_C)
 
 
 def pv_power_per_kwp(

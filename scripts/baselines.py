@@ -1,6 +1,6 @@
 """Roll out the rule-based baselines and the oracle on every registered env and print the table.
 
-python -m lowcarbon.scripts.baselines                 # 3 seeds, all envs (about a minute)
+python -m lowcarbon.scripts.baselines                 # 3 seeds, the default envs (a minute)
 python -m lowcarbon.scripts.baselines --seeds 10 --out results.csv
 """
 
@@ -14,13 +14,14 @@ import time
 
 from lowcarbon.agents import POLICIES
 from lowcarbon.agents.evaluation import evaluate, format_table, summary_table
-from lowcarbon.envs import ENV_IDS
+from lowcarbon.envs import DEFAULT_IDS
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="episodes per policy and env")
-    parser.add_argument("--envs", nargs="+", default=list(ENV_IDS), help="env ids")
+    parser.add_argument("--envs", nargs="+", default=list(DEFAULT_IDS),
+                        help="env ids (default: the default instance of each family)")
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
     parser.add_argument("--out", help="write every episode to this CSV file")
     args = parser.parse_args(argv)

@@ -44,7 +44,7 @@ def _median_ms(fn: Callable[[], object], calls: int) -> Callable[[], float]:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="LowCarbon/MetaverseOffload-v0")
+    parser.add_argument("--env", default="LowCarbon/MetaverseOffload-v1")
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 3, 5, 10], help="GDM's T")
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
     parser.add_argument("--activation", default="relu")

@@ -39,6 +39,7 @@ from lowcarbon.agents.baselines import POLICIES
 from lowcarbon.agents.evaluation import normalised_score, rollout
 from lowcarbon.agents.runners import AGENT_KINDS, AgentRunner, make_runner
 from lowcarbon.envs.oracles import OraclePolicy
+from lowcarbon.envs.suite import entry, in_suite
 
 logger = logging.getLogger(__name__)
 
@@ -86,11 +87,12 @@ def _reference_episodes(cfg: DictConfig, seeds: list[int]) -> dict[str, list[dic
     by env id, kwargs and seeds (the metaverse oracle solves a MILP per slot, ~17 s an episode).
     Outside the suite there is no oracle: its entries are NaN."""
     env_id, kwargs = cfg.env.id, OmegaConf.to_container(cfg.env.kwargs, resolve=True)
-    probe = gym.make(env_id, **kwargs)
-    in_suite = hasattr(probe.unwrapped, "core")
-    # the env's and the oracles' source belong to the key: editing either invalidates the cache
-    sources = [inspect.getfile(type(probe.unwrapped)), inspect.getfile(OraclePolicy)]
-    probe.close()
+    suite_env = in_suite(env_id)
+    # the env's and its oracle's source belong to the key: editing either invalidates the cache
+    sources = [inspect.getfile(OraclePolicy)]
+    if suite_env:
+        family = entry(env_id).family
+        sources += [inspect.getfile(family.env_cls), inspect.getfile(family.oracle)]
     code = hashlib.sha1(b"".join(Path(f).read_bytes() for f in sources)).hexdigest()[:12]
     key = json.dumps([env_id, kwargs, seeds, code], sort_keys=True)
     digest = hashlib.sha1(key.encode()).hexdigest()
@@ -99,7 +101,7 @@ def _reference_episodes(cfg: DictConfig, seeds: list[int]) -> dict[str, list[dic
         return json.loads(path.read_text())["episodes"]
     refs: dict[str, list[dict[str, float]]] = {}
     for name, make in (("random", POLICIES["random"]), ("oracle", OraclePolicy)):
-        if in_suite:
+        if suite_env:
             eps = [rollout(env_id, make, s, name, **kwargs) for s in seeds]
             refs[name] = [dict(ret=e.ret, co2_kg=e.co2_kg, energy_kwh=e.energy_kwh, qos=e.qos)
                           for e in eps]  # fmt: skip

@@ -13,12 +13,13 @@ import lowcarbon.envs  # noqa: F401  (registers the ids)
 from lowcarbon.envs import ENV_IDS, make_vector_env
 
 NON_DEFAULT = [
-    ("LowCarbon/MetaverseOffload-v0", {"n_users": 3, "n_servers": 2, "horizon": 6,
+    ("LowCarbon/MetaverseOffload-v1", {"n_users": 3, "n_servers": 2, "horizon": 12,
                                        "server_regions": ("wind", "caiso_sce"),
-                                       "n_resource_blocks": 5, "slot_minutes": 30}),
-    ("LowCarbon/DataCenter-v0", {"n_sites": 5, "horizon": 12, "max_slack_slots": 3,
+                                       "step_levels": (10, 25), "quality_levels": (0.6, 1.0),
+                                       "slot_minutes": 30, "battery_kwh": 0.0}),
+    ("LowCarbon/DataCenter-v1", {"n_sites": 5, "horizon": 12, "batch_slack_slots": (0, 3),
                                  "slot_minutes": 15}),
-    ("LowCarbon/EnergyInternet-v0", {"n_prosumers": 7, "horizon": 48, "slot_minutes": 30,
+    ("LowCarbon/EnergyInternet-v1", {"n_prosumers": 7, "horizon": 48, "slot_minutes": 30,
                                      "region": "caiso_pge", "battery_kwh": 0.0}),
 ]  # fmt: skip
 CASES = [(i, {}) for i in ENV_IDS] + NON_DEFAULT
@@ -110,19 +111,21 @@ def test_nan_action_raises_clear_error(env_id):
 @pytest.mark.parametrize(
     ("env_id", "kwargs", "name"),
     [
-        ("LowCarbon/MetaverseOffload-v0", {"n_users": 0}, "n_users"),
-        ("LowCarbon/MetaverseOffload-v0", {"n_servers": 2, "capacity_steps": (1, 2, 3)},
-         "capacity_steps"),
-        ("LowCarbon/MetaverseOffload-v0", {"server_regions": ("mars",) * 4}, "mars"),
-        ("LowCarbon/MetaverseOffload-v0", {"p_active": 1.5}, "p_active"),
-        ("LowCarbon/MetaverseOffload-v0", {"min_steps": 60}, "min_steps"),
-        ("LowCarbon/MetaverseOffload-v0", {"w_carbon_per_g": -1}, "w_carbon_per_g"),
-        ("LowCarbon/DataCenter-v0", {"n_sites": 0}, "n_sites"),
-        ("LowCarbon/DataCenter-v0", {"slot_minutes": 7}, "slot_minutes"),
-        ("LowCarbon/DataCenter-v0", {"it_capacity_mw": (1, 2, -3)}, "it_capacity_mw"),
-        ("LowCarbon/EnergyInternet-v0", {"horizon": 0}, "horizon"),
-        ("LowCarbon/EnergyInternet-v0", {"charge_efficiency": 1.2}, "charge_efficiency"),
-        ("LowCarbon/EnergyInternet-v0", {"n_prosumers": 2, "pv_kwp": (1,)}, "pv_kwp"),
+        ("LowCarbon/MetaverseOffload-v1", {"n_users": 0}, "n_users"),
+        ("LowCarbon/MetaverseOffload-v1", {"n_servers": 2, "gpu_workers": (1, 2, 3)},
+         "gpu_workers"),
+        ("LowCarbon/MetaverseOffload-v1", {"server_regions": ("mars",) * 3}, "mars"),
+        ("LowCarbon/MetaverseOffload-v1", {"step_levels": (30, 20, 40, 50, 60)}, "step_levels"),
+        ("LowCarbon/MetaverseOffload-v1", {"quality_levels": (0.5, 1.0)}, "quality_levels"),
+        ("LowCarbon/MetaverseOffload-v1", {"w_carbon_per_g": -1}, "w_carbon_per_g"),
+        ("LowCarbon/MetaverseOffload-v1", {"carbon_allowance_kg": 0}, "carbon_allowance_kg"),
+        ("LowCarbon/DataCenter-v1", {"n_sites": 0}, "n_sites"),
+        ("LowCarbon/DataCenter-v1", {"slot_minutes": 7}, "slot_minutes"),
+        ("LowCarbon/DataCenter-v1", {"it_capacity_mw": (1, 2, -3)}, "it_capacity_mw"),
+        ("LowCarbon/DataCenter-v1", {"batch_slack_slots": (3, 1)}, "batch_slack_slots"),
+        ("LowCarbon/EnergyInternet-v1", {"horizon": 0}, "horizon"),
+        ("LowCarbon/EnergyInternet-v1", {"charge_efficiency": 1.2}, "charge_efficiency"),
+        ("LowCarbon/EnergyInternet-v1", {"n_prosumers": 2, "pv_kwp": (1,)}, "pv_kwp"),
     ],
 )  # fmt: skip
 def test_bad_constructor_arguments_name_the_argument(env_id, kwargs, name):
@@ -151,5 +154,5 @@ def test_native_vector_env_steps_and_autoresets(env_id):
 
 
 def test_make_without_import_uses_module_prefix():
-    env = gym.make("lowcarbon.envs:LowCarbon/DataCenter-v0")
-    assert env.unwrapped.spec.id == "LowCarbon/DataCenter-v0"
+    env = gym.make("lowcarbon.envs:LowCarbon/DataCenter-v1")
+    assert env.unwrapped.spec.id == "LowCarbon/DataCenter-v1"

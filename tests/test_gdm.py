@@ -446,7 +446,7 @@ def test_expert_wrapper_labels_the_observation_acted_on(seed):
 
 
 def test_default_expert_is_the_oracle_of_the_state_acted_on():
-    env = ExpertActionWrapper(gym.make("LowCarbon/DataCenter-v0"))
+    env = ExpertActionWrapper(gym.make("LowCarbon/DataCenter-v1"))
     obs, _ = env.reset(seed=3)
     oracle = OraclePolicy(env.env)  # an independent oracle on the same env
     oracle.reset()

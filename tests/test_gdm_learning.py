@@ -69,7 +69,7 @@ def test_learns_the_global_optimum_of_a_two_peak_bandit(mode):
 def test_trains_on_a_suite_env_through_the_tianshou_trainer():
     """The Algorithm plugs into Tianshou's OffPolicyTrainer unchanged (collect, update, test)."""
     torch.manual_seed(0)
-    make = lambda: gym.make("LowCarbon/EnergyInternet-v0", horizon=24)  # noqa: E731
+    make = lambda: gym.make("LowCarbon/EnergyInternet-v1", horizon=24)  # noqa: E731
     env = make()
     algo = make_gdm(env.observation_space, env.action_space, GDMConfig(hidden_sizes=[32, 32]))
     train_envs, test_envs = DummyVectorEnv([make, make]), DummyVectorEnv([make])

@@ -286,7 +286,7 @@ def test_training_seeds_get_their_own_replay_sampling_streams():
 
     draws = []
     for seed in (0, 1):
-        runner = TianshouRunner("gdm", lambda: gym.make("LowCarbon/DataCenter-v0"),
+        runner = TianshouRunner("gdm", lambda: gym.make("LowCarbon/DataCenter-v1"),
                                 {"hidden_sizes": [8], "steps": 2}, seed)  # fmt: skip
         draws.append([b._random_state.randint(1 << 30) for b in runner.buffer.buffers])
         runner.close()
