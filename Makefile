@@ -36,6 +36,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m lowcarbon.scripts.bench_envs
 	$(BIN)/python -m lowcarbon.scripts.bench_gdm
+	$(BIN)/python -m lowcarbon.scripts.bench_suite
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
