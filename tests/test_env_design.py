@@ -189,3 +189,26 @@ def test_every_family_is_registered_with_gymnasium():
         assert gym.spec(env_id).entry_point.endswith(e.family.env_cls.__name__)
     with pytest.raises(KeyError, match="not a lowcarbon env"):
         entry("LowCarbon/Nope-v1")
+
+
+def test_the_best_cooling_setpoint_depends_on_weather_and_load():
+    """v0's cooling made 24 degC optimal everywhere; in v1 the setpoint that minimises a site's
+    facility energy moves with the outside temperature and with the work it runs."""
+    env = gym.make("LowCarbon/DataCenter-v1").unwrapped
+    core = env.core
+    best = set()
+    for seed in range(3):
+        env.reset(seed=seed)
+        for t in range(core.horizon):
+            light = core.interactive_mw[0, t] * core.slot_h
+            full = core.cap * core.slot_h
+            for load in (light, full):
+                best.update(core.facility_mwh(load, 0, t).argmin(-1).tolist())
+    assert len(best) >= 5
+    env.reset(seed=0)  # the same weather, two loads: the optimum moves on some slot
+    moved = [
+        np.any(core.facility_mwh(core.interactive_mw[0, t] * core.slot_h, 0, t).argmin(-1)
+               != core.facility_mwh(core.cap * core.slot_h, 0, t).argmin(-1))
+        for t in range(core.horizon)
+    ]  # fmt: skip
+    assert any(moved)

@@ -172,7 +172,7 @@ class DataCenterCore(BatchedCore):
         ])  # fmt: skip
         hod = (np.arange(self.horizon) * p.slot_minutes / 60.0) % 24
         shape = signals.diurnal_arrival_rate(hod, peak_hour=20.0, depth=0.4) / 0.8
-        self._interactive_mean = self.cap * np.asarray(p.interactive_share) * shape[:, None]
+        self.interactive_mean = self.cap * np.asarray(p.interactive_share) * shape[:, None]
         self._glob = time_features(self.horizon, p.slot_minutes)
         self._reward = np.zeros(batch_size)
         self._info = np.zeros((batch_size, len(self.info_keys)))
@@ -190,7 +190,7 @@ class DataCenterCore(BatchedCore):
         temp = [signals.outside_temperature(rng, B, hours, 0, mean_c=m) for m in p.climate_mean_c]
         self.temp = per_slot(np.stack(temp, -1))  # (B,H,N) degC
         noise = np.exp(0.05 * rng.standard_normal((B, H, N)))
-        self.interactive_mw = np.minimum(self._interactive_mean * noise, self.cap)
+        self.interactive_mw = np.minimum(self.interactive_mean * noise, self.cap)
         self.headroom = (self.cap - self.interactive_mw) * self.slot_h  # (B,H,N) MWh
         self.arrivals, self.due = draw_jobs(
             rng, B, H, self.mean_arrivals, p.batch_slack_slots, shape=8.0

@@ -39,7 +39,7 @@ class CarbonGreedyPolicy(Policy):
         # room expected in the coming slots: capacity minus the mean interactive load (the
         # model's daily profile), with a 10 % margin
         H = core.horizon
-        later = (core.cap - core._interactive_mean[np.minimum(np.arange(t + 1, t + backlog.size),
+        later = (core.cap - core.interactive_mean[np.minimum(np.arange(t + 1, t + backlog.size),
                                                               H - 1)]).sum(1)  # fmt: skip
         later = 0.9 * later * core.slot_h
         # work expected to arrive and fall due within j slots (the documented slack law)

@@ -260,7 +260,7 @@ class MetaverseOffloadCore(BatchedCore):
         )  # fmt: skip
         hod = (np.arange(self.horizon) * p.slot_minutes / 60.0) % 24
         # VR use peaks in the evening; at night about a third of the peak rate
-        self._diurnal = signals.diurnal_arrival_rate(hod, peak_hour=20.0, depth=0.7)
+        self.diurnal = signals.diurnal_arrival_rate(hod, peak_hour=20.0, depth=0.7)  # (H,)
         self._glob = time_features(self.horizon, p.slot_minutes)
         self._reward = np.zeros(batch_size)
         self._info = np.zeros((batch_size, len(self.info_keys)))
@@ -285,7 +285,7 @@ class MetaverseOffloadCore(BatchedCore):
         pv = per_slot(signals.pv_power_per_kwp(rng, B, hours, 0))  # (B,H), one weather
         self.pv_kw = pv[..., None] * np.asarray(p.pv_kwp)  # (B,H,S)
         # Interactive requests: Poisson around the diurnal rate, capped.
-        mean = self._diurnal[None, :, None] * self.rate
+        mean = self.diurnal[None, :, None] * self.rate
         self.n_req = np.minimum(rng.poisson(np.broadcast_to(mean, (B, H, U))), self.n_cap)
         self.n_req = self.n_req.astype(np.float64)
         # Upload time of a request on the user's share of the uplink (equal shares: the

@@ -46,7 +46,7 @@ class CarbonGreedyPolicy(Policy):
         n = core.n_req[0, t]
         # carbon price: the allowance's too once emissions run ahead of a pace that spends it in
         # proportion to the day's expected requests
-        spent = np.cumsum(core._diurnal) / core._diurnal.sum()
+        spent = np.cumsum(core.diurnal) / core.diurnal.sum()
         ahead = core.co2_kg[0] > p.carbon_allowance_kg * spent[t]
         w_c = p.w_carbon_per_g + (p.w_excess_per_g if ahead else 0.0)
         level = np.full(U, (core.K - 1) // 2)
