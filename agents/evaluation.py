@@ -70,6 +70,50 @@ def rollout(
     return EpisodeResult(env_id, name, seed, ret, co2, energy, cost, q, steps)
 
 
+def rollout_vector(
+    venv: gym.vector.VectorEnv,
+    act: Callable[[np.ndarray], np.ndarray],
+    seeds: Sequence[int],
+    env_id: str,
+    policy_name: str,
+) -> list[EpisodeResult]:
+    """One episode per seed, all at once: copy ``i`` of ``venv`` (``len(seeds)`` copies) is reset
+    with ``seeds[i]`` and stepped with ``act(obs)`` on the whole (n, obs_dim) batch until every
+    copy has finished its first episode.
+
+    With per-copy seeding (the suite's native vector env, Gymnasium's ``SyncVectorEnv``) each
+    episode is the one :func:`rollout` plays from the same seed, so the two give the same results
+    for the same deterministic policy. A copy that finishes early is ignored until the last one
+    does (its next-step autoreset is stepped but not counted)."""
+    n = len(seeds)
+    if venv.num_envs != n:
+        raise ValueError(f"the vector env has {venv.num_envs} copies for {n} seeds")
+    qos = qos_of(env_id)
+    obs, _ = venv.reset(seed=[int(s) for s in seeds])
+    running = np.ones(n, dtype=bool)
+    ret, co2, energy, cost = (np.zeros(n) for _ in range(4))
+    steps = np.zeros(n, dtype=np.int64)
+    values: list[list[float]] = [[] for _ in range(n)]
+    while running.any():
+        obs, reward, terminated, truncated, info = venv.step(act(obs))
+        live = running.copy()
+        ret[live] += np.asarray(reward, dtype=np.float64)[live]
+        for key, total in (("co2_kg", co2), ("energy_kwh", energy), ("cost", cost)):
+            if key in info:
+                total[live] += np.asarray(info[key], dtype=np.float64)[live]
+        if qos is not None:
+            for i in np.flatnonzero(live):
+                values[i].append(float(info[qos.key][i]))
+        steps[live] += 1
+        running &= ~(np.asarray(terminated) | np.asarray(truncated))
+    return [
+        EpisodeResult(env_id, policy_name, int(s), float(ret[i]), float(co2[i]),
+                      float(energy[i]), float(cost[i]),
+                      qos.reduce(values[i]) if qos is not None else float("nan"), int(steps[i]))
+        for i, s in enumerate(seeds)
+    ]  # fmt: skip
+
+
 def evaluate(
     env_ids: Iterable[str],
     policies: dict[str, Callable],

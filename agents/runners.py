@@ -1,20 +1,36 @@
-"""One interface over every agent kind the harness trains: GDM and SAC on Tianshou, PPO, SAC and
-TD3 on Stable-Baselines3, and the rule-based policies and oracle (which do not train).
+"""One interface over every agent kind the harness runs, and the one registry of those kinds.
 
-A runner trains in chunks (``train(n_env_steps)``), acts deterministically for evaluation
-(``policy()`` returns a :class:`~lowcarbon.agents.baselines.Policy`-like object), and saves or
-restores everything needed to resume (``save(dir)`` / ``load(dir)``): networks, optimisers,
-temperature, replay buffer, step count and RNG states. Environments are re-created on resume, so
-a resumed run starts a fresh episode.
+* :class:`TianshouRunner`: GDM and SAC on Tianshou 2.x;
+* :class:`SB3Runner`: PPO, SAC and TD3 from Stable-Baselines3;
+* :class:`RuleRunner`: the rule-based policies and the oracle (which do not train).
+
+Each runner class lists the kinds it runs in ``KINDS``; :data:`AGENT_KINDS` (kind -> runner class)
+is built from those lists and is the only registry: add a kind to a runner's ``KINDS`` and the
+harness, its validation and :func:`make_runner` know it.
+
+A runner trains in chunks (``train(n_env_steps)``), acts deterministically on a batch of
+observations for evaluation (``act_batch``; rules act per episode through ``make_policy``), and
+saves or restores everything needed to resume (``save(dir)`` / ``load(dir)``): networks,
+optimisers, temperature, replay buffer, step count and RNG states. Environments are re-created
+on resume, so a resumed run starts a fresh episode.
+
+Collection settings (:class:`RunnerConfig`) are shared by the off-policy learners, so that they
+stay comparable: ``n_envs`` copies are stepped by the env's native vector env in one call
+(:mod:`lowcarbon.agents.vector`), and ``updates_per_step`` gradient updates are made per env step
+(the update-to-data ratio, UTD).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import logging
 import pickle
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,45 +41,171 @@ import torch
 from lowcarbon.envs.suite import in_suite
 
 from .baselines import POLICIES
+from .vector import EnvSource, SB3VecEnv, TianshouVectorEnv
+from .wrappers import ExpertActionWrapper
 
 logger = logging.getLogger(__name__)
 
-EnvFactory = Callable[[], gym.Env]
-LEARNERS = ("gdm", "ts_sac", "sb3_ppo", "sb3_sac", "sb3_td3")
-RULES = ("random", "carbon_greedy", "latency_greedy", "greedy", "oracle")
-AGENT_KINDS = LEARNERS + RULES
+DEVICES = ("auto", "cpu", "cuda")
+Settings = Any
+"""A settings mapping (dict or OmegaConf node), a settings dataclass, or ``None`` (defaults)."""
 
 
-class ActingPolicy:
-    """Adapter giving a deterministic acting function the ``reset()`` / ``act(obs)`` interface of
-    the rule-based policies, so one rollout function evaluates every agent."""
+def resolve_device(device: str) -> torch.device:
+    """``"auto"``: CUDA where a GPU is visible, else the CPU; ``"cuda"`` fails clearly without
+    one; also accepts ``"cuda:1"``."""
+    kind = device.split(":")[0]
+    if kind not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES} (or cuda:<n>), got {device!r}")
+    if kind == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}, but torch {torch.__version__} sees no CUDA GPU")
+    return torch.device(device)
 
-    def __init__(self, act: Callable[[np.ndarray], np.ndarray], name: str) -> None:
-        self._act, self.name = act, name
 
-    def reset(self) -> None:
-        pass
+@dataclass
+class RunnerConfig:
+    """How a learner collects data and how often it updates: the settings every off-policy
+    learner shares (PPO uses ``n_envs``, ``device`` and ``expert``)."""
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        return self._act(obs)
+    n_envs: int = 8
+    """Env copies stepped together (native vector env: one numba call for all copies)."""
+    updates_per_step: float = 0.125
+    """Update-to-data ratio: gradient updates per env step (0.125: one per 8 env steps)."""
+    learning_starts: int = 1000
+    """Env steps of uniformly random actions before the first update."""
+    batch_size: int = 256
+    """Transitions per gradient update."""
+    buffer_size: int = 100_000
+    """Replay buffer capacity, transitions."""
+    device: str = "auto"
+    """``cpu``, ``cuda`` (or ``cuda:<n>``) or ``auto`` (CUDA where available)."""
+    expert: str | None = None
+    """Label every transition with an expert's action (``info["expert_action"]``, through
+    :class:`~lowcarbon.agents.ExpertActionWrapper`): ``oracle`` or a rule's name. GDM's
+    behaviour-cloning term (``bc_weight > 0``) needs it."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.n_envs >= 1, "n_envs", "must be >= 1"),
+            (self.updates_per_step > 0, "updates_per_step", "must be > 0"),
+            (self.learning_starts >= 0, "learning_starts", "must be >= 0"),
+            (self.batch_size >= 1, "batch_size", "must be >= 1"),
+            (self.buffer_size >= 1, "buffer_size", "must be >= 1"),
+        ]
+        for ok, key, message in checks:
+            if not ok:
+                raise ValueError(f"{key}: {message}, got {getattr(self, key)!r}")
+        if self.device.split(":")[0] not in DEVICES:
+            raise ValueError(f"device: must be one of {DEVICES} (or cuda:<n>), got {self.device!r}")
+        if self.expert is not None and self.expert not in POLICIES:
+            raise ValueError(f"expert: must be one of {sorted(POLICIES)}, got {self.expert!r}")
+
+
+@dataclass
+class NoAlgoConfig:
+    """The (empty) algorithm settings of the agents that do not learn."""
+
+
+#: constructor arguments of SB3's algorithms that the runner sets itself (or that are objects)
+_SB3_RUNNER_OWNED = (
+    "policy", "env", "tensorboard_log", "verbose", "seed", "device", "_init_setup_model",
+    "action_noise", "replay_buffer_class", "replay_buffer_kwargs", "rollout_buffer_class",
+    "rollout_buffer_kwargs",
+)  # fmt: skip
+_SB3_OFF_POLICY_RUNNER_OWNED = ("buffer_size", "learning_starts", "batch_size")
+
+
+@functools.cache
+def sb3_algo_config(algo: str) -> type:
+    """A dataclass of the hyperparameters of SB3's ``algo`` (``"PPO"``, ``"SAC"``, ``"TD3"``),
+    derived from its constructor's signature, so each default is SB3's own and a misspelled key
+    fails when the Hydra config is composed. Fields are typed ``Any`` (SB3 takes floats or
+    schedules, ints or tuples). Added: ``policy`` (``"MlpPolicy"``), ``hidden_sizes`` (the
+    harness's agent-neutral widths, mapped to ``policy_kwargs.net_arch``) and, for the
+    off-policy algorithms, ``noise_std`` (Gaussian action noise). Off-policy replay settings belong
+    to :class:`RunnerConfig`; ``train_freq`` and ``gradient_steps`` default to ``None``, which
+    means "from the runner's ``updates_per_step``"."""
+    import stable_baselines3 as sb3
+
+    cls = getattr(sb3, algo)
+    off_policy = "buffer_size" in inspect.signature(cls.__init__).parameters
+    skip = set(_SB3_RUNNER_OWNED) | (set(_SB3_OFF_POLICY_RUNNER_OWNED) if off_policy else set())
+    fields: list[tuple[str, Any, Any]] = [
+        ("policy", str, dataclasses.field(default="MlpPolicy")),
+        ("hidden_sizes", Any, dataclasses.field(default=None)),
+    ]
+    if off_policy:
+        fields.append(("noise_std", Any, dataclasses.field(default=None)))
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or name in skip:
+            continue
+        default = None if name in ("train_freq", "gradient_steps") else param.default
+        fields.append((name, Any, dataclasses.field(default=default)))
+    return dataclasses.make_dataclass(f"SB3{algo}Config", fields)
+
+
+def with_expert(env: EnvSource, expert: str | None) -> EnvSource:
+    """``env`` with the expert labels of ``expert`` (``None``: unchanged)."""
+    if expert is None:
+        return env
+    if expert == "oracle":
+        wrap: Callable[[gym.Env], gym.Env] = ExpertActionWrapper
+    else:
+        wrap = functools.partial(_rule_expert, name=expert)
+    return dataclasses.replace(env, wrappers=(*env.wrappers, wrap))
+
+
+def _rule_expert(env: gym.Env, name: str) -> gym.Env:
+    return ExpertActionWrapper(env, POLICIES[name](env))
 
 
 class AgentRunner(ABC):
     """Trains one agent on one env; see the module docstring."""
 
     trains = True
+    KINDS: ClassVar[dict[str, Any]] = {}
+    """The agent kinds this runner runs (kind -> what builds it)."""
 
-    def __init__(self, kind: str, make_env: EnvFactory, hyper: dict[str, Any], seed: int) -> None:
-        self.kind, self.make_env, self.hyper, self.seed = kind, make_env, dict(hyper), seed
+    def __init__(
+        self,
+        kind: str,
+        env: EnvSource,
+        algo: Settings = None,
+        runner: Settings = None,
+        seed: int = 0,
+    ) -> None:
+        if kind not in self.KINDS:
+            raise ValueError(f"{type(self).__name__} runs {sorted(self.KINDS)}, not {kind!r}")
+        self.kind, self.seed = kind, seed
+        self.algo = dict(algo or {})
+        self.settings = (
+            runner if isinstance(runner, RunnerConfig) else RunnerConfig(**dict(runner or {}))
+        )
+        self.env = with_expert(env, self.settings.expert)
         self.env_steps = 0
+        self._build()
+
+    def _build(self) -> None:  # noqa: B027 - rules build nothing
+        """Build the agent and its envs (called at the end of ``__init__``)."""
+
+    @classmethod
+    def algo_config(cls, kind: str) -> type:
+        """The dataclass of ``kind``'s algorithm settings (its Hydra schema)."""
+        return NoAlgoConfig
 
     @abstractmethod
     def train(self, n_env_steps: int) -> dict[str, float]:
         """Train for (at least) ``n_env_steps`` more env steps; returns the latest loss stats."""
 
-    @abstractmethod
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        """Deterministic actions (in the env's action space) for a batch of observations."""
+        raise NotImplementedError(f"{self.kind} acts per episode: use make_policy")
+
     def make_policy(self, env: gym.Env) -> Any:
-        """A ``reset()``/``act(obs)`` policy acting deterministically in ``env``."""
+        """A ``reset()``/``act(obs)`` policy acting deterministically in the single env ``env``."""
+        return _BatchActing(self.act_batch, self.kind)
 
     def save(self, directory: Path) -> None:  # noqa: B027 - optional: rules have no state
         """Write everything needed to resume into ``directory`` (which exists)."""
@@ -73,6 +215,19 @@ class AgentRunner(ABC):
 
     def close(self) -> None:  # noqa: B027
         """Release environments."""
+
+
+class _BatchActing:
+    """A batch acting function as a single-env ``reset()``/``act(obs)`` policy."""
+
+    def __init__(self, act_batch: Callable[[np.ndarray], np.ndarray], name: str) -> None:
+        self._act_batch, self.name = act_batch, name
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return self._act_batch(np.asarray(obs)[None])[0]
 
 
 def _rng_state() -> dict[str, Any]:
@@ -91,12 +246,13 @@ class RuleRunner(AgentRunner):
     """Random, greedy and oracle policies: nothing to train."""
 
     trains = False
+    KINDS: ClassVar[dict[str, str]] = {**{name: name for name in POLICIES},
+                                       "greedy": "carbon_greedy"}  # fmt: skip
 
-    def __init__(self, kind: str, make_env: EnvFactory, hyper: dict[str, Any], seed: int) -> None:
-        super().__init__(kind, make_env, hyper, seed)
-        self.policy_name = "carbon_greedy" if kind == "greedy" else kind
-        if self.policy_name not in POLICIES:
-            raise ValueError(f"unknown rule-based agent {kind!r}; choose one of {sorted(POLICIES)}")
+    def _build(self) -> None:
+        if self.algo:
+            raise TypeError(f"rule-based agents have no algorithm settings: {sorted(self.algo)}")
+        self.policy_name = self.KINDS[self.kind]
 
     def train(self, n_env_steps: int) -> dict[str, float]:
         self.env_steps += n_env_steps
@@ -105,94 +261,127 @@ class RuleRunner(AgentRunner):
     def make_policy(self, env: gym.Env) -> Any:
         if self.policy_name == "random" and not in_suite(env):
             # outside the suite: uniform actions from the env's own (seeded) action space
-            return ActingPolicy(lambda obs: env.action_space.sample(), "random")
+            return _SpaceSampler(env.action_space)
         return POLICIES[self.policy_name](env)
 
 
+class _SpaceSampler:
+    name = "random"
+
+    def __init__(self, space: gym.Space) -> None:
+        self.space = space
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return self.space.sample()
+
+
+def _gdm() -> tuple[type, Callable[..., Any]]:
+    from .gdm import GDMConfig, make_gdm
+
+    return GDMConfig, make_gdm
+
+
+def _ts_sac() -> tuple[type, Callable[..., Any]]:
+    from .ts_sac import SACConfig, make_sac
+
+    return SACConfig, make_sac
+
+
 class TianshouRunner(AgentRunner):
-    """GDM or SAC on Tianshou 2.x: a ``Collector`` over ``n_envs`` copies fills a
-    ``VectorReplayBuffer``; after ``learning_starts`` random steps, every collection of
-    ``collect_steps`` env steps is followed by ``updates_per_step * collect_steps`` updates."""
+    """GDM or SAC on Tianshou 2.x. A ``Collector`` over the native vector env of ``n_envs``
+    copies fills a ``VectorReplayBuffer``; after ``learning_starts`` random steps, each
+    collection of :attr:`steps_per_collect` env steps earns ``updates_per_step`` updates per
+    env step, made right after it (a fractional debt carries over)."""
 
-    def __init__(self, kind: str, make_env: EnvFactory, hyper: dict[str, Any], seed: int) -> None:
+    KINDS: ClassVar[dict[str, Callable[[], tuple[type, Callable[..., Any]]]]] = {
+        "gdm": _gdm, "ts_sac": _ts_sac,
+    }  # fmt: skip
+
+    @classmethod
+    def algo_config(cls, kind: str) -> type:
+        return cls.KINDS[kind]()[0]
+
+    def _build(self) -> None:
         from tianshou.data import Collector, VectorReplayBuffer
-        from tianshou.env import DummyVectorEnv
 
-        super().__init__(kind, make_env, hyper, seed)
-        h = self.hyper
-        self.n_envs = int(h.pop("n_envs", 1))
-        self.buffer_size = int(h.pop("buffer_size", 100_000))
-        self.batch_size = int(h.pop("batch_size", 256))
-        self.learning_starts = int(h.pop("learning_starts", 1000))
-        self.collect_steps = int(h.pop("collect_steps", 1))
-        self.updates_per_step = float(h.pop("updates_per_step", 1.0))
+        s, seed = self.settings, self.seed
+        self.device = resolve_device(s.device)
         torch.manual_seed(seed)
-        env = make_env()
-        self.algorithm = self._build(env.observation_space, env.action_space, h)
-        env.close()
-        self.envs = DummyVectorEnv([make_env for _ in range(self.n_envs)])
-        self.envs.seed([seed * 1000 + i for i in range(self.n_envs)])
-        self.buffer = VectorReplayBuffer(self.buffer_size, self.n_envs)
+        single = self.env.make()
+        config_cls, build = self.KINDS[self.kind]()
+        self.algorithm = build(single.observation_space, single.action_space,
+                               config_cls(**self.algo)).to(self.device)  # fmt: skip
+        single.close()
+        self.envs = TianshouVectorEnv(self.env.make_vec(s.n_envs))
+        self.envs.seed(seed * 1000)  # copy i: seed * 1000 + i
+        self.buffer = VectorReplayBuffer(s.buffer_size, s.n_envs)
         # Tianshou's buffers sample from their own generators, seeded 42 in every run (the
         # manager picks a sub-buffer, the sub-buffer the rows): give each training seed its own
         self.buffer._random_state = np.random.RandomState(seed)
         for i, sub in enumerate(self.buffer.buffers):
             sub._random_state = np.random.RandomState(seed * 1000 + i + 1)
+        self._collector_cls = Collector
         self.collector = Collector(self.algorithm, self.envs, self.buffer, exploration_noise=True)
         self.collector.reset()
-        self._collector_cls = Collector
+        self._debt = 0.0
 
-    def _build(self, obs_space: gym.Space, act_space: gym.Space, h: dict[str, Any]) -> Any:
-        if self.kind == "gdm":
-            from .gdm import GDMConfig, make_gdm
+    @property
+    def steps_per_collect(self) -> int:
+        """Env steps per collection: one vector step, or as many as earn one update when the
+        UTD ratio is below ``1 / n_envs`` (fewer collector calls, the same schedule)."""
+        s = self.settings
+        per_vector_step = s.updates_per_step * s.n_envs
+        return s.n_envs * (1 if per_vector_step >= 1 else max(1, round(1 / per_vector_step)))
 
-            return make_gdm(obs_space, act_space, GDMConfig(**h))
-        from .ts_sac import SACConfig, make_sac
-
-        return make_sac(obs_space, act_space, SACConfig(**h))
+    def _collect(self, n: int, random: bool = False) -> int:
+        n_envs = self.settings.n_envs
+        n = -(-n // n_envs) * n_envs  # whole vector steps
+        return int(self.collector.collect(n_step=n, random=random).n_collected_steps)
 
     def train(self, n_env_steps: int) -> dict[str, float]:
         from tianshou.utils.torch_utils import policy_within_training_step
 
+        s = self.settings
         target = self.env_steps + n_env_steps
         stats: dict[str, float] = {}
-        if self.env_steps < self.learning_starts:
-            n = min(self.learning_starts, target) - self.env_steps
-            self.env_steps += self.collector.collect(n_step=n, random=True).n_collected_steps
-        debt = 0.0
+        if self.env_steps < s.learning_starts:
+            self.env_steps += self._collect(min(s.learning_starts, target) - self.env_steps,
+                                            random=True)  # fmt: skip
         while self.env_steps < target:
             with policy_within_training_step(self.algorithm.policy):
-                got = self.collector.collect(n_step=self.collect_steps).n_collected_steps
+                got = self._collect(self.steps_per_collect)
                 self.env_steps += got
-                debt += self.updates_per_step * got
-                while debt >= 1.0:
-                    stats = self.algorithm.update(
-                        self.buffer, self.batch_size
-                    ).get_loss_stats_dict()
-                    debt -= 1.0
+                self._debt += s.updates_per_step * got
+                while self._debt >= 1.0:
+                    stats = self.algorithm.update(self.buffer, s.batch_size).get_loss_stats_dict()
+                    self._debt -= 1.0
         return stats
 
-    def make_policy(self, env: gym.Env) -> Any:
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
         from tianshou.data import Batch
 
         policy = self.algorithm.policy
-
-        def act(obs: np.ndarray) -> np.ndarray:
-            policy.eval()
-            with torch.no_grad():
-                out = policy(Batch(obs=np.asarray(obs)[None], info={})).act
-            return policy.map_action(out)[0]
-
-        return ActingPolicy(act, self.kind)
+        policy.eval()
+        with torch.no_grad():
+            out = policy(Batch(obs=np.asarray(obs), info={})).act
+        if isinstance(out, torch.Tensor):
+            out = out.cpu().numpy()
+        return policy.map_action(out)
 
     def save(self, directory: Path) -> None:
         torch.save(self.algorithm.state_dict(), directory / "algorithm.pt")
         with open(directory / "buffer.pkl", "wb") as f:
             pickle.dump(self.buffer, f)
-        torch.save({"env_steps": self.env_steps, "rng": _rng_state()}, directory / "state.pt")
+        torch.save({"env_steps": self.env_steps, "debt": self._debt, "rng": _rng_state()},
+                   directory / "state.pt")  # fmt: skip
 
     def load(self, directory: Path) -> None:
-        self.algorithm.load_state_dict(torch.load(directory / "algorithm.pt", weights_only=True))
+        self.algorithm.load_state_dict(
+            torch.load(directory / "algorithm.pt", weights_only=True, map_location=self.device)
+        )
         with open(directory / "buffer.pkl", "rb") as f:
             self.buffer = pickle.load(f)  # our own file, written by save()
         self.collector = self._collector_cls(
@@ -201,6 +390,7 @@ class TianshouRunner(AgentRunner):
         self.collector.reset(reset_buffer=False)
         state = torch.load(directory / "state.pt", weights_only=False)
         self.env_steps = int(state["env_steps"])
+        self._debt = float(state.get("debt", 0.0))
         _set_rng_state(state["rng"])
 
     def close(self) -> None:
@@ -208,29 +398,54 @@ class TianshouRunner(AgentRunner):
 
 
 class SB3Runner(AgentRunner):
-    """PPO, SAC or TD3 from Stable-Baselines3; ``learn`` is called per chunk with
-    ``reset_num_timesteps=False``, so chunks add up to one run."""
+    """PPO, SAC or TD3 from Stable-Baselines3 on the native vector env (:class:`SB3VecEnv`);
+    ``learn`` is called per chunk with ``reset_num_timesteps=False``, so chunks add up to one run.
 
-    ALGOS: ClassVar[dict[str, str]] = {"sb3_ppo": "PPO", "sb3_sac": "SAC", "sb3_td3": "TD3"}
+    The off-policy learners take the shared :class:`RunnerConfig`: ``updates_per_step`` becomes
+    SB3's ``train_freq``/``gradient_steps`` (per vector step of ``n_envs`` env steps); SB3's own
+    ``train_freq`` and ``gradient_steps``, where given, win. PPO's update schedule is its own
+    (``n_steps``, ``n_epochs``, ``batch_size``); it takes ``n_envs``, ``device`` and ``expert``.
+    """
 
-    def __init__(self, kind: str, make_env: EnvFactory, hyper: dict[str, Any], seed: int) -> None:
+    KINDS: ClassVar[dict[str, str]] = {"sb3_ppo": "PPO", "sb3_sac": "SAC", "sb3_td3": "TD3"}
+    ON_POLICY: ClassVar[frozenset[str]] = frozenset({"sb3_ppo"})
+
+    @classmethod
+    def algo_config(cls, kind: str) -> type:
+        return sb3_algo_config(cls.KINDS[kind])
+
+    def _build(self) -> None:
         import stable_baselines3 as sb3
-        from stable_baselines3.common.env_util import make_vec_env
         from stable_baselines3.common.noise import NormalActionNoise
 
-        super().__init__(kind, make_env, hyper, seed)
-        h = self.hyper
-        self.cls = getattr(sb3, self.ALGOS[kind])
+        kind, seed = self.kind, self.seed
+        # SB3's own defaults for what is not given; a misspelled key is a TypeError here
+        h = dataclasses.asdict(self.algo_config(kind)(**self.algo))
+        for key in ("train_freq", "gradient_steps"):  # None: derived from updates_per_step
+            if h.get(key, 0) is None:
+                del h[key]
+        on_policy = kind in self.ON_POLICY
+        s = self.settings
+        self.device = resolve_device(s.device)
+        self.cls = getattr(sb3, self.KINDS[kind])
         # the harness's agent-neutral keys, in SB3's terms
         hidden = h.pop("hidden_sizes", None)
         if hidden is not None:
             h["policy_kwargs"] = {**(h.get("policy_kwargs") or {}), "net_arch": list(hidden)}
-        if kind == "sb3_ppo" and h.pop("learning_starts", None) is not None:
-            logger.debug("learning_starts does not apply to on-policy PPO; ignored")
-        n_envs = int(h.pop("n_envs", 1))
-        # SB3 seeds env i with seed + i (again in the model's constructor): space the runs'
+        if not on_policy:  # PPO's schedule is its own (n_steps, n_epochs, batch_size)
+            h.update(learning_starts=s.learning_starts, batch_size=s.batch_size,
+                     buffer_size=s.buffer_size)  # fmt: skip
+            per_vector_step = s.updates_per_step * s.n_envs
+            if per_vector_step >= 1:
+                h.setdefault("train_freq", 1)
+                h.setdefault("gradient_steps", round(per_vector_step))
+            else:
+                h.setdefault("train_freq", round(1 / per_vector_step))
+                h.setdefault("gradient_steps", 1)
+        self.venv = SB3VecEnv(self.env.make_vec(s.n_envs))
+        # SB3 seeds copy i with seed + i (again in the model's constructor): space the runs'
         # seeds so that runs never share an env stream
-        self.venv = make_vec_env(make_env, n_envs=n_envs, seed=seed * 1000)
+        self.venv.seed(seed * 1000)
         noise_std = h.pop("noise_std", None)
         if noise_std is not None:
             n_act = self.venv.action_space.shape[0]
@@ -238,7 +453,7 @@ class SB3Runner(AgentRunner):
         if "policy_kwargs" in h and h["policy_kwargs"] is not None:
             h["policy_kwargs"] = dict(h["policy_kwargs"])
         self.model = self.cls(h.pop("policy", "MlpPolicy"), self.venv, seed=seed * 1000,
-                              device="cpu", verbose=0, **h)  # fmt: skip
+                              device=self.device, verbose=0, **h)  # fmt: skip
 
     def train(self, n_env_steps: int) -> dict[str, float]:
         self.model.learn(total_timesteps=n_env_steps, reset_num_timesteps=False)
@@ -246,11 +461,8 @@ class SB3Runner(AgentRunner):
         values = self.model.logger.name_to_value
         return {k.split("/")[-1]: float(v) for k, v in values.items() if k.startswith("train/")}
 
-    def make_policy(self, env: gym.Env) -> Any:
-        def act(obs: np.ndarray) -> np.ndarray:
-            return self.model.predict(obs, deterministic=True)[0]
-
-        return ActingPolicy(act, self.kind)
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        return self.model.predict(np.asarray(obs), deterministic=True)[0]
 
     def save(self, directory: Path) -> None:
         self.model.save(directory / "model.zip")
@@ -259,7 +471,7 @@ class SB3Runner(AgentRunner):
         torch.save({"rng": _rng_state()}, directory / "state.pt")
 
     def load(self, directory: Path) -> None:
-        self.model = self.cls.load(directory / "model.zip", env=self.venv, device="cpu")
+        self.model = self.cls.load(directory / "model.zip", env=self.venv, device=self.device)
         if hasattr(self.model, "replay_buffer"):
             self.model.load_replay_buffer(directory / "replay_buffer.pkl")
         self.env_steps = int(self.model.num_timesteps)
@@ -269,12 +481,20 @@ class SB3Runner(AgentRunner):
         self.venv.close()
 
 
-def make_runner(kind: str, make_env: EnvFactory, hyper: dict[str, Any], seed: int) -> AgentRunner:
-    """The runner for agent ``kind`` (one of :data:`AGENT_KINDS`)."""
-    if kind in ("gdm", "ts_sac"):
-        return TianshouRunner(kind, make_env, hyper, seed)
-    if kind in SB3Runner.ALGOS:
-        return SB3Runner(kind, make_env, hyper, seed)
-    if kind in RULES:
-        return RuleRunner(kind, make_env, hyper, seed)
-    raise ValueError(f"unknown agent kind {kind!r}; choose one of {AGENT_KINDS}")
+RUNNERS: tuple[type[AgentRunner], ...] = (TianshouRunner, SB3Runner, RuleRunner)
+AGENT_KINDS: dict[str, type[AgentRunner]] = {k: cls for cls in RUNNERS for k in cls.KINDS}
+"""Every agent kind the harness runs -> its runner class (built from the runners' ``KINDS``)."""
+LEARNERS: tuple[str, ...] = tuple(k for k, cls in AGENT_KINDS.items() if cls.trains)
+RULES: tuple[str, ...] = tuple(k for k, cls in AGENT_KINDS.items() if not cls.trains)
+
+
+def make_runner(
+    kind: str, env: EnvSource | str, algo: Settings = None, runner: Settings = None, seed: int = 0
+) -> AgentRunner:
+    """The runner for agent ``kind`` (one of :data:`AGENT_KINDS`) on ``env`` (an
+    :class:`EnvSource` or a registered id), with its algorithm settings ``algo`` (the fields of
+    ``AGENT_KINDS[kind].algo_config(kind)``) and collection settings ``runner``."""
+    if kind not in AGENT_KINDS:
+        raise ValueError(f"unknown agent kind {kind!r}; choose one of {tuple(AGENT_KINDS)}")
+    source = EnvSource(env) if isinstance(env, str) else env
+    return AGENT_KINDS[kind](kind, source, algo, runner, seed)

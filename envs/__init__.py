@@ -57,12 +57,16 @@ ENV_IDS: tuple[str, ...] = tuple(suite())
 DEFAULT_IDS: tuple[str, ...] = default_ids()
 
 
-def make_vector_env(env_id: str, num_envs: int, **kwargs) -> CoreVectorEnv:
-    """The native batched vector environment of a registered id (kwargs override its defaults)."""
+def make_vector_env(
+    env_id: str, num_envs: int, *, seeding: str = "per_copy", **kwargs
+) -> CoreVectorEnv:
+    """The native batched vector environment of a registered id (kwargs override its defaults;
+    ``seeding`` is :class:`CoreVectorEnv`'s: ``"per_copy"`` replays the single env's episodes,
+    ``"batch"`` draws all copies at once for throughput)."""
     if env_id not in suite():
         raise gym.error.UnregisteredEnv(f"{env_id!r} is not a lowcarbon env; known: {ENV_IDS}")
     e = entry(env_id)
-    return CoreVectorEnv(e.family.env_cls, num_envs, **{**e.kwargs, **kwargs})
+    return CoreVectorEnv(e.family.env_cls, num_envs, seeding=seeding, **{**e.kwargs, **kwargs})
 
 
 def _vector_entry(env_id: str):

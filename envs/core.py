@@ -19,6 +19,7 @@ per operation.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -206,22 +207,46 @@ class CoreEnv(gym.Env[np.ndarray, np.ndarray]):
         return obs, float(reward[0]), terminated, False, info_dict
 
 
+SEEDINGS = ("per_copy", "batch")
+
+
 class CoreVectorEnv(VectorEnv):
     """A native ``gymnasium.vector.VectorEnv`` stepping ``num_envs`` copies in one numpy pass.
 
     Autoreset follows Gymnasium's default ``NEXT_STEP`` mode: the step after the last one of an
     episode returns the first observation of the next episode, reward 0 and no termination.
     ``info`` holds each key as a (num_envs,) array with its ``_key`` mask, as Gymnasium's vector
-    environments do.
+    environments do. The copies share a fixed horizon, so they start and end episodes together;
+    a partial reset (``options={"reset_mask": m}`` with some copies left out) is refused.
+
+    :param env_cls: the suite env class (its ``params_cls`` and ``core_cls``).
+    :param num_envs: number of copies.
+    :param seeding: where the copies' episodes come from.
+
+        * ``"per_copy"`` (default): copy ``i`` has its own generator, seeded ``seed + i`` by
+          ``reset(seed=seed)`` or ``seeds[i]`` by ``reset(seed=[...])``, as Gymnasium's
+          ``SyncVectorEnv`` seeds its sub-environments. Copy ``i`` then replays exactly the
+          episodes of a single env reset with that seed (tested), whatever ``num_envs``.
+        * ``"batch"``: one generator draws all copies' episodes in one vectorised pass, several
+          times faster to reset for thousands of copies; the episodes then depend on
+          ``num_envs`` and differ from the single env's.
+    :param kwargs: the environment's parameters (the fields of ``env_cls.params_cls``).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, env_cls: type[CoreEnv], num_envs: int, **kwargs: Any) -> None:
+    def __init__(
+        self, env_cls: type[CoreEnv], num_envs: int, *, seeding: str = "per_copy", **kwargs: Any
+    ) -> None:
         require(num_envs >= 1, "num_envs", f"must be >= 1, got {num_envs}")
+        require(seeding in SEEDINGS, "seeding", f"must be one of {SEEDINGS}, got {seeding!r}")
         self.num_envs = num_envs
+        self.seeding = seeding
         self.params = env_cls.params_cls(**kwargs)
         self.core = env_cls.core_cls(self.params, batch_size=num_envs)
+        # per_copy: a one-copy core draws each copy's episode, which is copied into the batch
+        self._single = env_cls.core_cls(self.params, batch_size=1) if num_envs > 1 else None
+        self._rngs: list[np.random.Generator] | None = None
         self.single_observation_space = gym.spaces.Box(
             -OBS_BOUND, OBS_BOUND, shape=(self.core.obs_dim,), dtype=np.float32
         )
@@ -237,12 +262,49 @@ class CoreVectorEnv(VectorEnv):
         self._false = np.zeros(num_envs, dtype=bool)
         self._masks = {f"_{k}": np.ones(num_envs, dtype=bool) for k in self.core.info_keys}
 
+    def _seed(self, seed: int | Sequence[int | None] | None) -> None:
+        if self.seeding == "batch":
+            if isinstance(seed, Sequence):
+                raise ValueError("seeding='batch' takes one int seed, not one per copy")
+            if seed is not None:
+                self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
+            return
+        if seed is None and self._rngs is not None:
+            return  # carry on with each copy's generator, as single envs do
+        if seed is None or isinstance(seed, int | np.integer):
+            seeds: list[int | None] = [None if seed is None else int(seed) + i
+                                       for i in range(self.num_envs)]  # fmt: skip
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} copies")
+        self._rngs = [gym.utils.seeding.np_random(s)[0] for s in seeds]
+        self._np_random_seed = seeds[0] if seeds[0] is not None else -1
+
+    def _reset_core(self) -> None:
+        if self.seeding == "batch":
+            self.core.reset(self.np_random)
+        elif self._single is None:
+            self.core.reset(self._rngs[0])
+        else:
+            copy_episodes(self._single, self.core, self._rngs)
+
     def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        if seed is not None:
-            self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
-        self.core.reset(self.np_random)
+        """Start new episodes in every copy. ``seed``: an int (copy ``i`` gets ``seed + i``) or
+        one seed per copy; ``None`` continues each copy's generator."""
+        mask = (options or {}).get("reset_mask")
+        if mask is not None and not np.all(mask):
+            raise ValueError(
+                "the copies share a fixed horizon and reset together: reset_mask must select "
+                "every copy"
+            )
+        self._seed(seed)
+        self._reset_core()
         self._autoreset = False
         self._started = True
         return self.core.observe(), {}
@@ -253,7 +315,7 @@ class CoreVectorEnv(VectorEnv):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         if self._autoreset:
-            self.core.reset(self.np_random)
+            self._reset_core()
             self._autoreset = False
             return self.core.observe(), self._zeros.copy(), self._false, self._false, {}
         reward, info = self.core.step(_as_action(actions, self._action_shape))
@@ -262,3 +324,32 @@ class CoreVectorEnv(VectorEnv):
         terminated = np.full(self.num_envs, done)
         infos = {k: info[:, i] for i, k in enumerate(self.core.info_keys)}
         return self.core.observe(), reward, terminated, self._false, {**infos, **self._masks}
+
+
+def copy_episodes(
+    single: BatchedCore, batch: BatchedCore, rngs: Sequence[np.random.Generator]
+) -> None:
+    """Reset ``batch`` so that copy ``i`` holds the episode ``single`` (a one-copy core of the
+    same parameters) draws from ``rngs[i]``.
+
+    The per-copy state is every array attribute whose leading axis is the batch: it has length
+    ``batch.batch_size`` in ``batch`` and 1 in ``single``, with the same trailing shape (parameter
+    arrays have the same shape in both and are left alone). Whatever ``reset`` sets is copied,
+    so a core needs no list of its episode fields.
+    """
+    # a throwaway draw sets every field (allocated at their batch shape) and the scalars such as
+    # t; the copies' own generators are used only below
+    batch.reset(np.random.default_rng(0))
+    n = batch.batch_size
+    for i, rng in enumerate(rngs):
+        single.reset(rng)
+        for name, value in vars(single).items():
+            target = getattr(batch, name, None)
+            if (
+                isinstance(value, np.ndarray)
+                and isinstance(target, np.ndarray)
+                and value.ndim >= 1
+                and value.shape[0] == 1
+                and target.shape == (n, *value.shape[1:])
+            ):
+                target[i] = value[0]

@@ -36,8 +36,10 @@ from omegaconf import DictConfig, OmegaConf
 
 import lowcarbon.envs  # noqa: F401  (registers the suite)
 from lowcarbon.agents.baselines import POLICIES
-from lowcarbon.agents.evaluation import normalised_score, rollout
-from lowcarbon.agents.runners import AGENT_KINDS, AgentRunner, make_runner
+from lowcarbon.agents.evaluation import normalised_score, rollout, rollout_vector
+from lowcarbon.agents.runners import AGENT_KINDS, AgentRunner, RunnerConfig, make_runner
+from lowcarbon.agents.vector import EnvSource
+from lowcarbon.conf.schemas import env_kwargs
 from lowcarbon.envs.oracles import OraclePolicy
 from lowcarbon.envs.suite import entry, in_suite
 
@@ -59,15 +61,18 @@ def _require(ok: bool, key: str, message: str) -> None:
 def validate(cfg: DictConfig) -> None:
     """Check the values :func:`run` relies on, naming the offending key."""
     _require(cfg.agent.kind in AGENT_KINDS, "agent.kind", f"{cfg.agent.kind!r} is not one of "
-             f"{AGENT_KINDS}")  # fmt: skip
+             f"{tuple(AGENT_KINDS)}")  # fmt: skip
     try:
         gym.spec(cfg.env.id)
     except gym.error.Error as err:
         raise ConfigError(f"env.id: {cfg.env.id!r} is not a registered env ({err})") from None
-    kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True) or {}
+    kwargs = env_kwargs(cfg.env)
     try:
         gym.make(cfg.env.id, **kwargs).close()
     except (TypeError, ValueError) as err:
+        name = str(err).split(":")[0]
+        if name in kwargs:  # the envs name the argument first: "horizon: must be >= 1, got 0"
+            raise ConfigError(f"env.kwargs.{err}") from None
         raise ConfigError(f"env.kwargs: {cfg.env.id} rejects {kwargs} ({err})") from None
     for key in ("budget", "eval.every", "eval.episodes", "checkpoint.every"):
         value = OmegaConf.select(cfg, key)
@@ -86,7 +91,7 @@ def _reference_episodes(cfg: DictConfig, seeds: list[int]) -> dict[str, list[dic
     """Random-policy and oracle episodes (return, kg CO2, kWh, QoS) on ``seeds``, cached on disk
     by env id, kwargs and seeds (the metaverse oracle solves a MILP per slot, ~17 s an episode).
     Outside the suite there is no oracle: its entries are NaN."""
-    env_id, kwargs = cfg.env.id, OmegaConf.to_container(cfg.env.kwargs, resolve=True)
+    env_id, kwargs = cfg.env.id, env_kwargs(cfg.env)
     suite_env = in_suite(env_id)
     # the env's and its oracle's source belong to the key: editing either invalidates the cache
     sources = [inspect.getfile(OraclePolicy)]
@@ -117,18 +122,31 @@ def _reference_episodes(cfg: DictConfig, seeds: list[int]) -> dict[str, list[dic
 
 def evaluate_runner(runner: AgentRunner, cfg: DictConfig, refs: dict[str, list[dict]],
                     seeds: list[int]) -> list[dict[str, Any]]:  # fmt: skip
-    """Deterministic episodes of the runner's policy on the held-out seeds, one row each. The
-    random policy and the oracle are the references themselves: their cached episodes are
-    reused rather than solved again."""
-    kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True)
-    rows = []
-    for i, s in enumerate(seeds):
-        cached = refs.get(cfg.agent.kind)
-        if cached is not None and math.isfinite(cached[i]["ret"]):
-            ep = dict(cached[i])
-        else:
+    """Deterministic episodes of the runner's policy on the held-out seeds, one row each.
+
+    Learners play all the episodes at once in a vector env of ``len(seeds)`` copies, copy ``i``
+    seeded ``seeds[i]`` (the same episodes the references played one by one). The random policy
+    and the oracle are the references themselves: their cached episodes are reused rather than
+    solved again; the other rules play episode by episode."""
+    kwargs = env_kwargs(cfg.env)
+    cached = refs.get(cfg.agent.kind)
+    if cached is not None and all(math.isfinite(c["ret"]) for c in cached):
+        eps = [dict(c) for c in cached]
+    elif runner.trains:
+        venv = EnvSource(cfg.env.id, kwargs).make_vec(len(seeds))
+        try:
+            results = rollout_vector(venv, runner.act_batch, seeds, cfg.env.id, cfg.agent.name)
+        finally:
+            venv.close()
+        eps = [dict(ret=e.ret, co2_kg=e.co2_kg, energy_kwh=e.energy_kwh, qos=e.qos)
+               for e in results]  # fmt: skip
+    else:
+        eps = []
+        for s in seeds:
             e = rollout(cfg.env.id, runner.make_policy, s, cfg.agent.name, **kwargs)
-            ep = dict(ret=e.ret, co2_kg=e.co2_kg, energy_kwh=e.energy_kwh, qos=e.qos)
+            eps.append(dict(ret=e.ret, co2_kg=e.co2_kg, energy_kwh=e.energy_kwh, qos=e.qos))
+    rows = []
+    for i, (s, ep) in enumerate(zip(seeds, eps, strict=True)):
         score = normalised_score(ep["ret"], refs["random"][i]["ret"], refs["oracle"][i]["ret"])
         rows.append(dict(env=cfg.env.name, agent=cfg.agent.name, seed=cfg.seed,
                          env_steps=runner.env_steps, episode_seed=s, **ep, normalised=score,
@@ -295,16 +313,17 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         if done.get("fingerprint") == meta["fingerprint"] and done["env_steps"] >= cfg.budget:
             logger.info("%s is complete (%d env steps): nothing to do", run_dir, done["env_steps"])
             return done
-    env_kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True)
-
-    def make_env() -> gym.Env:
-        return gym.make(cfg.env.id, **env_kwargs)
-
-    hyper = OmegaConf.to_container(cfg.agent.hyper, resolve=True) or {}
+    kwargs = env_kwargs(cfg.env)
+    algo = OmegaConf.to_container(cfg.agent.algo, resolve=True) or {}
     try:
-        runner = make_runner(cfg.agent.kind, make_env, hyper, cfg.seed)
-    except TypeError as err:  # an unknown hyperparameter
-        raise ConfigError(f"agent.hyper: {err}") from None
+        settings = RunnerConfig(**OmegaConf.to_container(cfg.agent.runner, resolve=True))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"agent.runner.{err}") from None
+    try:
+        runner = make_runner(cfg.agent.kind, EnvSource(cfg.env.id, kwargs), algo, settings,
+                             cfg.seed)  # fmt: skip
+    except (TypeError, ValueError) as err:  # an unknown or invalid hyperparameter
+        raise ConfigError(f"agent.algo: {err}") from None
     session = 0
     if meta is not None:
         runner.load(ckpt_dir)

@@ -10,12 +10,15 @@ Configuration: ``conf/train.yaml`` and the groups ``conf/env``, ``conf/agent``, 
 ``runs/<name>/<env>/<agent>/seed<seed>`` (in a multirun ``.../seed<seed>/job<n>``); rerunning
 the same command resumes from its checkpoint.
 Returns the final oracle-normalised score (or the return where there is no oracle), which is what
-sweepers maximise.
+sweepers maximise. A bad configuration value stops the job with one line naming the key (exit code
+2); ``HYDRA_FULL_ERROR=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import sys
 
 import hydra
 from omegaconf import DictConfig
@@ -27,9 +30,15 @@ def train_job(cfg: DictConfig) -> float:
     """Run one Hydra job in its output directory; the score for sweepers."""
     from hydra.core.hydra_config import HydraConfig
 
-    from .harness import run
+    from .harness import ConfigError, run
 
-    metrics = run(cfg, HydraConfig.get().runtime.output_dir)
+    try:
+        metrics = run(cfg, HydraConfig.get().runtime.output_dir)
+    except ConfigError as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"Error in the configuration: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     score = metrics["eval/normalised"]
     return float(score if math.isfinite(score) else metrics["eval/return"])
 

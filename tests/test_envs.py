@@ -151,6 +151,37 @@ def test_native_vector_env_steps_and_autoresets(env_id):
     a, _ = venv.reset(seed=3)
     b, _ = make_vector_env(env_id, 5).reset(seed=3)
     assert np.array_equal(a, b) and not np.array_equal(a[0], a[1])
+    c, _ = make_vector_env(env_id, 5, seeding="batch").reset(seed=3)
+    d, _ = make_vector_env(env_id, 5, seeding="batch").reset(seed=3)
+    assert np.array_equal(c, d) and not np.array_equal(c[0], c[1])
+    with pytest.raises(ValueError, match="reset_mask"):
+        venv.reset(options={"reset_mask": np.array([True, False, True, True, True])})
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_native_vector_env_replays_single_envs(env_id):
+    """Copy i of the native vector env is the single env seeded seeds[i], step for step and
+    across its autoreset (Gymnasium's SyncVectorEnv contract), bit for bit."""
+    seeds = [11, 5, 7]
+    venv = make_vector_env(env_id, 3)
+    singles = [gym.make(env_id) for _ in seeds]
+    obs, _ = venv.reset(seed=seeds)
+    assert np.array_equal(obs, np.stack([e.reset(seed=s)[0] for e, s in zip(singles, seeds, strict=True)]))
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        for _ in range(venv.unwrapped.core.horizon):
+            act = rng.uniform(-1, 1, venv.action_space.shape)
+            obs, rew, term, _, info = venv.step(act)
+            out = [e.step(a) for e, a in zip(singles, act, strict=True)]
+            assert np.array_equal(obs, np.stack([o[0] for o in out]))
+            assert np.array_equal(rew, [o[1] for o in out])
+            assert np.array_equal(term, [o[2] for o in out])
+            assert np.array_equal(info["co2_kg"], [o[4]["co2_kg"] for o in out])
+        obs, *_ = venv.step(act)  # NEXT_STEP autoreset: each copy's generator goes on
+        assert np.array_equal(obs, np.stack([e.reset()[0] for e in singles]))
+    # an int seed means seed + i for copy i, as in SyncVectorEnv
+    a, _ = make_vector_env(env_id, 2).reset(seed=4)
+    assert np.array_equal(a[1], gym.make(env_id).reset(seed=5)[0])
 
 
 def test_make_without_import_uses_module_prefix():

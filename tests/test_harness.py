@@ -25,16 +25,16 @@ GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml"))
 TINY = ["budget=48", "eval.every=24", "eval.episodes=1", "checkpoint.every=24", "progress=false",
         "carbon.enabled=false", "logger=none"]  # fmt: skip
 LEARNER_TINY = {
-    "gdm": ["++agent.hyper.hidden_sizes=[16,16]", "++agent.hyper.learning_starts=16",
-            "++agent.hyper.batch_size=16", "++agent.hyper.steps=2"],
-    "ts_sac": ["++agent.hyper.hidden_sizes=[16,16]", "++agent.hyper.learning_starts=16",
-               "++agent.hyper.batch_size=16"],
-    "sb3_ppo": ["++agent.hyper.n_steps=24", "++agent.hyper.batch_size=24", "++agent.hyper.n_epochs=1",
-                "++agent.hyper.policy_kwargs.net_arch=[16,16]"],
-    "sb3_sac": ["++agent.hyper.learning_starts=16", "++agent.hyper.batch_size=16",
-                "++agent.hyper.policy_kwargs.net_arch=[16,16]"],
-    "sb3_td3": ["++agent.hyper.learning_starts=16", "++agent.hyper.batch_size=16",
-                "++agent.hyper.noise_std=0.1", "++agent.hyper.policy_kwargs.net_arch=[16,16]"],
+    "gdm": ["agent.algo.hidden_sizes=[16,16]", "agent.runner.n_envs=2",
+            "agent.runner.learning_starts=16", "agent.runner.batch_size=16", "agent.algo.steps=2"],
+    "ts_sac": ["agent.algo.hidden_sizes=[16,16]", "agent.runner.learning_starts=16",
+               "agent.runner.batch_size=16"],
+    "sb3_ppo": ["agent.algo.n_steps=24", "agent.algo.batch_size=24", "agent.algo.n_epochs=1",
+                "agent.runner.n_envs=2", "agent.algo.hidden_sizes=[16,16]"],
+    "sb3_sac": ["agent.runner.learning_starts=16", "agent.runner.batch_size=16",
+                "agent.algo.hidden_sizes=[16,16]"],
+    "sb3_td3": ["agent.runner.learning_starts=16", "agent.runner.batch_size=16",
+                "agent.algo.noise_std=0.1", "agent.algo.hidden_sizes=[16,16]"],
 }  # fmt: skip
 
 
@@ -95,14 +95,57 @@ def test_launcher_and_sweeper_configs_compose(override, target):
 @pytest.mark.parametrize(
     "override, key",
     [("budget=-5", "budget"), ("eval.episodes=0", "eval.episodes"), ("seed=-1", "seed"),
-     ("env.id=NoSuchEnv-v0", "env.id"), ("++agent.hyper.no_such_knob=1", "agent.hyper"),
-     ("logger.mode=loud", "logger.mode"), ("+env.kwargs.no_such_arg=3", "env.kwargs")],
+     ("env.id=NoSuchEnv-v0", "env.id"), ("agent.runner.n_envs=0", "agent.runner.n_envs"),
+     ("agent.algo.steps=0", "agent.algo"), ("env.kwargs.horizon=0", "env.kwargs.horizon"),
+     ("logger.mode=loud", "logger.mode")],
 )  # fmt: skip
 def test_bad_values_raise_an_error_naming_the_key(tmp_path, cache_dir, override, key):
     cfg = compose_cfg(*TINY, "env=datacenter", "agent=gdm", f"paths.cache_dir={cache_dir}",
                       override)  # fmt: skip
     with pytest.raises(ConfigError, match=f"^{key}:"):
         run(cfg, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [("agent.algo.stepz=3", "stepz"), ("agent.runner.n_env=4", "n_env"),
+     ("env.kwargs.n_userz=8", "n_userz"), ("agent=sb3_ppo", None)],
+)  # fmt: skip
+def test_a_misspelled_key_fails_at_compose_naming_it(override, key):
+    from hydra.errors import ConfigCompositionException
+
+    if key is None:  # SB3's own arguments are schema keys too
+        with pytest.raises(ConfigCompositionException, match="n_stepz"):
+            compose_cfg(override, "agent.algo.n_stepz=8")
+        return
+    with pytest.raises(ConfigCompositionException, match=key):
+        compose_cfg(override)
+
+
+def test_env_arguments_from_the_command_line_reach_the_env():
+    """The README's form: env.kwargs.<param>=<value>, typed by the env's parameter dataclass."""
+    import gymnasium as gym
+
+    from lowcarbon.conf.schemas import env_kwargs
+
+    cfg = compose_cfg("env=energy", "env.kwargs.n_prosumers=8")
+    assert env_kwargs(cfg.env) == {"n_prosumers": 8}
+    big = gym.make(cfg.env.id, **env_kwargs(cfg.env))
+    assert big.unwrapped.params.n_prosumers == 8
+    # unset arguments are left to the id: the Large id keeps its own sizes
+    large = compose_cfg("env=metaverse", "env.id=LowCarbon/MetaverseOffload-Large-v1")
+    assert env_kwargs(large.env) == {}
+
+
+def test_a_bad_value_stops_with_one_line_naming_the_key(tmp_path, cache_dir):
+    out = cli(tmp_path, cache_dir, "train", "budget=-5", "logger=none", "carbon.enabled=false")
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert lines == ["Error in the configuration: budget: must be a positive integer, got -5"]
+    full = cli(tmp_path, cache_dir, "train", "budget=-5", "logger=none", "carbon.enabled=false",
+               env_extra={"HYDRA_FULL_ERROR": "1"})  # fmt: skip
+    assert full.returncode != 0 and "Traceback" in full.stderr
 
 
 # --- one tiny run per agent kind -------------------------------------------------------------
@@ -129,6 +172,17 @@ def test_tiny_train_of_every_agent_kind(tmp_path, cache_dir, agent):
         assert metrics["eval/normalised"] == pytest.approx(0.0)
 
 
+def test_expert_mode_trains_through_the_harness(tmp_path, cache_dir):
+    cfg = compose_cfg(*TINY, "env=datacenter", "agent=gdm", f"paths.cache_dir={cache_dir}",
+                      *LEARNER_TINY["gdm"], "agent.algo.bc_weight=0.2",
+                      "agent.runner.expert=oracle")  # fmt: skip
+    metrics = run(cfg, tmp_path)
+    assert metrics["env_steps"] >= 48 and np.isfinite(metrics["eval/normalised"])
+    with open(tmp_path / "checkpoint" / "buffer.pkl", "rb") as f:
+        buffer = pickle.load(f)
+    assert "expert_action" in buffer.info  # the oracle's labels were collected
+
+
 def test_training_emissions_are_measured_and_logged_offline(tmp_path, cache_dir, monkeypatch):
     monkeypatch.delenv("WANDB_MODE", raising=False)
     cfg = compose_cfg(*TINY, "env=datacenter", "agent=gdm", "carbon.enabled=true",
@@ -148,8 +202,8 @@ def test_training_emissions_are_measured_and_logged_offline(tmp_path, cache_dir,
 def test_resume_after_a_kill_continues_from_the_checkpoint(tmp_path, cache_dir):
     args = ["agent=gdm", "env=datacenter", "logger=none", "carbon.enabled=false",
             "progress=false", "eval.episodes=1", "eval.every=32", "checkpoint.every=32",
-            "agent.hyper.hidden_sizes=[16,16]", "agent.hyper.learning_starts=16",
-            "agent.hyper.batch_size=16", "agent.hyper.steps=2", "name=resume"]  # fmt: skip
+            "agent.algo.hidden_sizes=[16,16]", "agent.runner.learning_starts=16",
+            "agent.runner.batch_size=16", "agent.algo.steps=2", "name=resume"]  # fmt: skip
     cmd = [sys.executable, "-m", "lowcarbon.scripts.train", f"paths.root={tmp_path}",
            f"paths.cache_dir={cache_dir}", "budget=100000", *args]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, "WANDB_MODE": "disabled"},
@@ -186,7 +240,7 @@ def test_a_finished_run_is_not_redone_and_another_config_starts_afresh(tmp_path,
     assert longer["resumed"] and longer["env_steps"] == 72
     evals = pd.read_csv(tmp_path / "results.csv").query("not final").env_steps.tolist()
     assert evals == [24, 48, 72]
-    other = run(compose_cfg(*base, "++agent.hyper.steps=3"), tmp_path)  # another config
+    other = run(compose_cfg(*base, "agent.algo.steps=3"), tmp_path)  # another config
     assert not other["resumed"] and other["env_steps"] == 48
     assert list(tmp_path.glob("checkpoint.replaced-*"))
 
@@ -221,8 +275,8 @@ def test_optuna_sweeper_runs_trials_with_sqlite_storage(tmp_path, cache_dir):
     done = cli(tmp_path, cache_dir, "train", "-m", "hydra/sweeper=gdm_optuna",
                "hydra.sweeper.n_trials=2", "agent=gdm", "env=energy", "budget=32", "name=tune",
                "eval.every=32", "eval.episodes=1", "checkpoint.every=32", "progress=false",
-               "carbon.enabled=false", "logger=none", "agent.hyper.hidden_sizes=[16,16]",
-               "agent.hyper.learning_starts=16", "agent.hyper.batch_size=16")  # fmt: skip
+               "carbon.enabled=false", "logger=none", "agent.algo.hidden_sizes=[16,16]",
+               "agent.runner.learning_starts=16", "agent.runner.batch_size=16")  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     import optuna
 
@@ -280,14 +334,14 @@ def test_report_from_a_small_synthetic_results_file(tmp_path):
 
 def test_training_seeds_get_their_own_replay_sampling_streams():
     """Tianshou seeds every buffer with 42; the runner gives each training seed its own."""
-    import gymnasium as gym
 
     from lowcarbon.agents.runners import TianshouRunner
+    from lowcarbon.agents.vector import EnvSource
 
     draws = []
     for seed in (0, 1):
-        runner = TianshouRunner("gdm", lambda: gym.make("LowCarbon/DataCenter-v1"),
-                                {"hidden_sizes": [8], "steps": 2}, seed)  # fmt: skip
+        runner = TianshouRunner("gdm", EnvSource("LowCarbon/DataCenter-v1"),
+                                {"hidden_sizes": [8], "steps": 2}, seed=seed)  # fmt: skip
         draws.append([b._random_state.randint(1 << 30) for b in runner.buffer.buffers])
         runner.close()
     assert draws[0] != draws[1]

@@ -4,11 +4,13 @@
 * :mod:`.networks`: the denoiser and the reverse chain (:class:`DiffusionActor`);
 * :mod:`.policy`: acting (:class:`GDMPolicy`, a Tianshou ``Policy``);
 * :mod:`.algorithm`: learning (:class:`GDM`, an off-policy Tianshou ``Algorithm``) and its loss;
+* :mod:`.config`: :class:`GDMConfig`, every hyperparameter and its default, declared once;
 * :mod:`.factory`: :func:`make_gdm` from a :class:`GDMConfig`.
 """
 
 from .algorithm import GDM, GDMTrainingStats
-from .factory import GDMConfig, make_gdm
+from .config import GDMConfig
+from .factory import make_gdm
 from .networks import ActorOutput, Denoiser, DiffusionActor
 from .policy import EVAL_MODES, GDMPolicy
 from .schedule import SCHEDULES, DiffusionSchedule

@@ -40,12 +40,16 @@ import numpy as np
 import torch
 from tianshou.algorithm.algorithm_base import TrainingStats
 from tianshou.algorithm.modelfree.td3 import ActorDualCriticsOffPolicyAlgorithm
-from tianshou.algorithm.optim import AdamOptimizerFactory, OptimizerFactory
+from tianshou.algorithm.optim import OptimizerFactory
 from tianshou.data import Batch
 from tianshou.data.types import ActStateBatchProtocol, RolloutBatchProtocol
 from torch import nn
 
+from ..networks import FusedAdamFactory, LeanUpdateMixin
+from .config import GDMConfig
 from .policy import GDMPolicy
+
+_DEFAULT = GDMConfig()
 
 EXPERT_KEY = "expert_action"
 
@@ -77,7 +81,7 @@ class Temperature(nn.Module):
         return float(self.log_alpha.detach().exp())
 
 
-class GDM(ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStateBatchProtocol]):
+class GDM(LeanUpdateMixin, ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStateBatchProtocol]):
     """Generative-diffusion-model policy optimisation on twin critics (see the module docstring).
 
     :param policy: the :class:`GDMPolicy` (its actor is trained).
@@ -95,7 +99,10 @@ class GDM(ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStateBatchProtocol]):
         with ``final_noise=True``.
     :param auto_alpha: tune ``alpha`` automatically towards ``target_entropy``.
     :param target_entropy: entropy target in nats; ``None`` means ``-dim(A)`` (SAC's default).
-    :param alpha_optim: optimiser factory for ``log alpha`` (Adam, lr 3e-4, by default).
+    :param alpha_optim: optimiser factory for ``log alpha`` (Adam at ``GDMConfig.alpha_lr`` by
+        default).
+
+    Defaults are :class:`~lowcarbon.agents.gdm.GDMConfig`'s.
     """
 
     def __init__(
@@ -107,14 +114,14 @@ class GDM(ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStateBatchProtocol]):
         critic_optim: OptimizerFactory,
         critic2: nn.Module | None = None,
         critic2_optim: OptimizerFactory | None = None,
-        tau: float = 0.005,
-        gamma: float = 0.99,
-        n_step_return_horizon: int = 1,
-        q_weight: float = 1.0,
-        bc_weight: float = 0.0,
-        alpha: float | None = None,
-        auto_alpha: bool = True,
-        target_entropy: float | None = None,
+        tau: float = _DEFAULT.tau,
+        gamma: float = _DEFAULT.gamma,
+        n_step_return_horizon: int = _DEFAULT.n_step,
+        q_weight: float = _DEFAULT.q_weight,
+        bc_weight: float = _DEFAULT.bc_weight,
+        alpha: float | None = _DEFAULT.alpha if _DEFAULT.max_entropy else None,
+        auto_alpha: bool = _DEFAULT.auto_alpha,
+        target_entropy: float | None = _DEFAULT.target_entropy,
         alpha_optim: OptimizerFactory | None = None,
     ) -> None:
         if q_weight < 0 or bc_weight < 0:
@@ -161,11 +168,14 @@ class GDM(ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStateBatchProtocol]):
             float(target_entropy) if target_entropy is not None else -float(policy.actor.act_dim)
         )
         self.alpha_optim = (
-            self._create_optimizer(self.temperature, alpha_optim or AdamOptimizerFactory(lr=3e-4))
+            self._create_optimizer(
+                self.temperature, alpha_optim or FusedAdamFactory(lr=_DEFAULT.alpha_lr)
+            )
             if self.auto_alpha
             else None
         )
         policy.set_q_ranker(self._min_q)  # held weakly by the policy: no reference cycle
+        self._lean_setup()
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)

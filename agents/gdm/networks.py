@@ -25,9 +25,13 @@ import torch
 from numba.typed import List
 from torch import nn
 
+from ..networks import activation_class
+from .config import GDMConfig
 from .fast_chain import ACTIVATION_CODES, reverse_chain
 from .schedule import DiffusionSchedule
 
+_DEFAULT = GDMConfig()  # the defaults below are GDMConfig's
+_DEFAULT_ACTIVATION = activation_class(_DEFAULT.activation)
 LOG_SIGMA_MIN, LOG_SIGMA_MAX = -5.0, 1.0
 _LOG_SIGMA_MID, _LOG_SIGMA_HALF = (
     (LOG_SIGMA_MAX + LOG_SIGMA_MIN) / 2,
@@ -99,16 +103,16 @@ class Denoiser(nn.Module):
     :param act_dim: action size.
     :param hidden_sizes: widths of the hidden layers (at least one).
     :param time_dim: size of the step embedding.
-    :param activation: hidden activation (Mish, as in Diffusion-QL, by default).
+    :param activation: hidden activation (``GDMConfig.activation`` by default).
     """
 
     def __init__(
         self,
         obs_dim: int,
         act_dim: int,
-        hidden_sizes: Sequence[int] = (256, 256),
-        time_dim: int = 16,
-        activation: type[nn.Module] = nn.Mish,
+        hidden_sizes: Sequence[int] = tuple(_DEFAULT.hidden_sizes),
+        time_dim: int = _DEFAULT.time_dim,
+        activation: type[nn.Module] = _DEFAULT_ACTIVATION,
     ) -> None:
         super().__init__()
         if not hidden_sizes:
@@ -173,13 +177,13 @@ class DiffusionActor(nn.Module):
         obs_dim: int,
         act_dim: int,
         *,
-        steps: int = 5,
-        schedule: str = "vp",
-        hidden_sizes: Sequence[int] = (256, 256),
-        time_dim: int = 16,
-        activation: type[nn.Module] = nn.Mish,
-        final_noise: bool = False,
-        init_log_sigma: float = -1.0,
+        steps: int = _DEFAULT.steps,
+        schedule: str = _DEFAULT.schedule,
+        hidden_sizes: Sequence[int] = tuple(_DEFAULT.hidden_sizes),
+        time_dim: int = _DEFAULT.time_dim,
+        activation: type[nn.Module] = _DEFAULT_ACTIVATION,
+        final_noise: bool = _DEFAULT.max_entropy,
+        init_log_sigma: float = _DEFAULT.init_log_sigma,
     ) -> None:
         super().__init__()
         self.obs_dim, self.act_dim = obs_dim, act_dim

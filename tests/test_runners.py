@@ -1,0 +1,124 @@
+"""The agent runners: one registry, the shared collection settings, devices and expert labels."""
+
+import numpy as np
+import pytest
+import torch
+
+from lowcarbon.agents.runners import (
+    AGENT_KINDS,
+    LEARNERS,
+    RULES,
+    RunnerConfig,
+    TianshouRunner,
+    make_runner,
+    resolve_device,
+)
+from lowcarbon.agents.vector import EnvSource
+
+ENV = "LowCarbon/DataCenter-v1"
+TINY_ALGO = {
+    "gdm": {"hidden_sizes": [16], "steps": 2},
+    "ts_sac": {"hidden_sizes": [16]},
+    "sb3_ppo": {"hidden_sizes": [16], "n_steps": 16, "batch_size": 32, "n_epochs": 1},
+    "sb3_sac": {"hidden_sizes": [16]},
+    "sb3_td3": {"hidden_sizes": [16]},
+}
+ACT_DIM = EnvSource(ENV).make().action_space.shape[0]
+TINY_RUNNER = {"n_envs": 2, "learning_starts": 16, "batch_size": 16, "buffer_size": 1000}
+
+
+def _parameters_device(runner) -> torch.device:
+    model = getattr(runner, "algorithm", None) or runner.model.policy
+    return next(model.parameters()).device
+
+
+def test_the_registry_lists_every_kind_once_and_splits_learners_from_rules():
+    assert set(LEARNERS) == {"gdm", "ts_sac", "sb3_ppo", "sb3_sac", "sb3_td3"}
+    assert {"random", "carbon_greedy", "latency_greedy", "greedy", "oracle"} <= set(RULES)
+    assert set(LEARNERS) | set(RULES) == set(AGENT_KINDS)
+    with pytest.raises(ValueError, match="unknown agent kind"):
+        make_runner("dqn", ENV)
+
+
+@pytest.mark.parametrize("kind", sorted(TINY_ALGO))
+def test_every_learner_trains_on_the_native_vector_env_and_acts_in_batches(kind):
+    runner = make_runner(kind, ENV, TINY_ALGO[kind], TINY_RUNNER, seed=0)
+    assert _parameters_device(runner).type == "cpu"
+    runner.train(64)
+    assert runner.env_steps >= 64
+    obs = np.stack([EnvSource(ENV).make().reset(seed=s)[0] for s in range(5)])
+    act = runner.act_batch(obs)
+    assert act.shape == (5, ACT_DIM) and np.all(np.abs(act) <= 1)
+    runner.close()
+
+
+@pytest.mark.parametrize("utd, n_envs, per_collect", [(0.125, 8, 8), (0.125, 1, 8), (1.0, 4, 4),
+                                                      (0.25, 2, 4)])  # fmt: skip
+def test_updates_per_step_is_the_update_to_data_ratio(utd, n_envs, per_collect):
+    runner = TianshouRunner("gdm", EnvSource(ENV), TINY_ALGO["gdm"],
+                            {**TINY_RUNNER, "n_envs": n_envs, "updates_per_step": utd})  # fmt: skip
+    assert runner.steps_per_collect == per_collect
+    calls = []
+    update = runner.algorithm.update
+    runner.algorithm.update = lambda *a, **k: calls.append(1) or update(*a, **k)
+    runner.train(16)  # the random warm-up: no updates
+    assert not calls
+    runner.train(96)
+    assert len(calls) == pytest.approx(utd * (runner.env_steps - 16), abs=1)
+    runner.close()
+
+
+def test_sb3_off_policy_learners_turn_the_ratio_into_train_freq_and_gradient_steps():
+    low = make_runner("sb3_sac", ENV, TINY_ALGO["sb3_sac"],
+                      {**TINY_RUNNER, "n_envs": 4, "updates_per_step": 0.125})  # fmt: skip
+    assert (low.model.train_freq.frequency, low.model.gradient_steps) == (2, 1)
+    high = make_runner("sb3_td3", ENV, TINY_ALGO["sb3_td3"],
+                       {**TINY_RUNNER, "n_envs": 4, "updates_per_step": 1.0})  # fmt: skip
+    assert (high.model.train_freq.frequency, high.model.gradient_steps) == (1, 4)
+    assert high.model.batch_size == 16 and high.model.learning_starts == 16
+    given = make_runner("sb3_sac", ENV, {**TINY_ALGO["sb3_sac"], "train_freq": 3}, TINY_RUNNER)
+    assert given.model.train_freq.frequency == 3  # SB3's own setting wins
+
+
+def test_expert_labels_reach_the_replay_buffer_and_the_bc_term():
+    runner = make_runner("gdm", ENV, {**TINY_ALGO["gdm"], "bc_weight": 0.2},
+                         {**TINY_RUNNER, "expert": "oracle"})  # fmt: skip
+    stats = runner.train(48)
+    assert "expert_action" in runner.buffer.info
+    labels = np.asarray(runner.buffer.info["expert_action"][: len(runner.buffer)])
+    assert labels.shape[1] == ACT_DIM and np.all(np.abs(labels) <= 1) and labels.std() > 0
+    assert stats["bc_loss"] > 0
+    rule = make_runner("gdm", ENV, {**TINY_ALGO["gdm"], "bc_weight": 0.2},
+                       {**TINY_RUNNER, "expert": "carbon_greedy"})  # fmt: skip
+    assert rule.train(48)["bc_loss"] > 0
+
+
+@pytest.mark.parametrize("bad, key", [({"n_envs": 0}, "n_envs"), ({"updates_per_step": 0}, "updates"),
+                                      ({"device": "tpu"}, "device"), ({"expert": "guru"}, "expert")])  # fmt: skip
+def test_bad_runner_settings_name_the_key(bad, key):
+    with pytest.raises(ValueError, match=f"^{key}"):
+        RunnerConfig(**bad)
+
+
+def test_auto_device_is_the_cpu_here_or_a_gpu_where_there_is_one():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    assert resolve_device("cpu").type == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_cuda_without_a_gpu_is_a_clear_error():
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        make_runner("gdm", ENV, TINY_ALGO["gdm"], {**TINY_RUNNER, "device": "cuda"})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("kind", sorted(TINY_ALGO))
+def test_every_learner_trains_and_acts_on_cuda(kind):
+    runner = make_runner(kind, ENV, TINY_ALGO[kind], {**TINY_RUNNER, "device": "cuda"}, seed=0)
+    assert _parameters_device(runner).type == "cuda"
+    runner.train(64)
+    obs = np.stack([EnvSource(ENV).make().reset(seed=s)[0] for s in range(3)])
+    act = runner.act_batch(obs)
+    assert isinstance(act, np.ndarray) and act.shape == (3, ACT_DIM) and np.all(np.isfinite(act))
+    runner.close()
