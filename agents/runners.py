@@ -315,7 +315,9 @@ class TianshouRunner(AgentRunner):
         self.algorithm = build(single.observation_space, single.action_space,
                                config_cls(**self.algo)).to(self.device)  # fmt: skip
         single.close()
-        self.envs = TianshouVectorEnv(self.env.make_vec(s.n_envs))
+        # the replay buffer keeps only the info the update reads: the expert's labels, if any
+        keys = (ExpertActionWrapper.KEY,) if s.expert is not None else ()
+        self.envs = TianshouVectorEnv(self.env.make_vec(s.n_envs), info_keys=keys)
         self.envs.seed(seed * 1000)  # copy i: seed * 1000 + i
         self.buffer = VectorReplayBuffer(s.buffer_size, s.n_envs)
         # Tianshou's buffers sample from their own generators, seeded 42 in every run (the

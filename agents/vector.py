@@ -81,11 +81,14 @@ def _check_autoreset(venv: VectorEnv) -> None:
         )
 
 
-def _info_dicts(info: dict[str, Any], ids: Sequence[int]) -> list[dict[str, Any]]:
-    """Gymnasium's vector info (arrays with ``_key`` masks) as one dict per copy in ``ids``."""
+def _info_dicts(
+    info: dict[str, Any], ids: Sequence[int], keys: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Gymnasium's vector info (arrays with ``_key`` masks) as one dict per copy in ``ids``
+    (only ``keys``, where given)."""
     out: list[dict[str, Any]] = [{} for _ in ids]
     for key, value in info.items():
-        if key.startswith("_"):
+        if key.startswith("_") or (keys is not None and key not in keys):
             continue
         mask = info.get(f"_{key}")
         for j, i in enumerate(ids):
@@ -118,13 +121,18 @@ class TianshouVectorEnv:
     every copy); collect with ``n_step``.
 
     :param venv: a ``VectorEnv`` with ``NEXT_STEP`` or disabled autoreset.
+    :param info_keys: the info entries to pass on (``None``: all). Tianshou stores every info
+        entry of every step in its replay buffer and builds a ``Batch`` of them per step, which
+        costs more than the env step itself; a learner that reads none (or only
+        ``expert_action``) passes only those. ``env_id`` is always there.
     """
 
     is_async = False
 
-    def __init__(self, venv: VectorEnv) -> None:
+    def __init__(self, venv: VectorEnv, info_keys: Sequence[str] | None = None) -> None:
         _check_autoreset(venv)
         self.venv = venv
+        self.info_keys = None if info_keys is None else tuple(info_keys)
         self.env_num = venv.num_envs
         self.waiting_id: list[int] = []
         self.ready_id = list(range(self.env_num))
@@ -165,7 +173,7 @@ class TianshouVectorEnv:
     def reset(self, env_id: Any = None, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
         ids = self._ids(env_id)
         obs, info = _reset(self.venv, ids, kwargs.get("seed"), kwargs.get("options"))
-        infos = np.array(_info_dicts(info, ids), dtype=object)
+        infos = np.array(_info_dicts(info, ids, self.info_keys), dtype=object)
         return obs[ids], infos
 
     def step(
@@ -178,7 +186,7 @@ class TianshouVectorEnv:
                 f"{self.env_num}; collect with n_step, not n_episode"
             )
         obs, rew, term, trunc, info = self.venv.step(np.asarray(action))
-        infos = _info_dicts(info, ids)
+        infos = _info_dicts(info, ids, self.info_keys)
         for i, d in enumerate(infos):
             d["env_id"] = i
         return obs, rew, term, trunc, np.array(infos, dtype=object)

@@ -30,7 +30,7 @@ def train_job(cfg: DictConfig) -> float:
     """Run one Hydra job in its output directory; the score for sweepers."""
     from hydra.core.hydra_config import HydraConfig
 
-    from .harness import ConfigError, run
+    from lowcarbon.harness import ConfigError, run
 
     try:
         metrics = run(cfg, HydraConfig.get().runtime.output_dir)

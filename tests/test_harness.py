@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_module
 
-from lowcarbon.scripts.harness import ConfigError, run
+from lowcarbon.harness import ConfigError, run
 from lowcarbon.scripts.report import make_report
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

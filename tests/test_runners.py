@@ -42,7 +42,7 @@ def test_the_registry_lists_every_kind_once_and_splits_learners_from_rules():
 
 @pytest.mark.parametrize("kind", sorted(TINY_ALGO))
 def test_every_learner_trains_on_the_native_vector_env_and_acts_in_batches(kind):
-    runner = make_runner(kind, ENV, TINY_ALGO[kind], TINY_RUNNER, seed=0)
+    runner = make_runner(kind, ENV, TINY_ALGO[kind], {**TINY_RUNNER, "device": "cpu"}, seed=0)
     assert _parameters_device(runner).type == "cpu"
     runner.train(64)
     assert runner.env_steps >= 64

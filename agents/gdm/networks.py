@@ -27,7 +27,7 @@ from torch import nn
 
 from ..networks import activation_class
 from .config import GDMConfig
-from .fast_chain import ACTIVATION_CODES, reverse_chain
+from .fast_chain import ACTIVATION_CODES, reverse_chain, single_threaded_blas
 from .schedule import DiffusionSchedule
 
 _DEFAULT = GDMConfig()  # the defaults below are GDMConfig's
@@ -301,6 +301,7 @@ class DiffusionActor(nn.Module):
         tensors = self._kernel_tensors()
         key = tuple(map(torch.Tensor.data_ptr, tensors))
         if self._kernel_args is None or self._kernel_args[0] != key:
+            single_threaded_blas()
             # zero-copy views: in-place updates (optimiser steps, Polyak averaging, a default
             # load_state_dict) show through; a replaced or moved tensor changes the key
             weights, biases = List(), List()
