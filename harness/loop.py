@@ -25,6 +25,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 import lowcarbon.envs  # noqa: F401  (registers the suite)
@@ -71,6 +72,9 @@ def validate(cfg: DictConfig) -> None:
                  f"{value!r}")  # fmt: skip
     _require(isinstance(cfg.seed, int) and cfg.seed >= 0, "seed", f"must be an integer >= 0, got "
              f"{cfg.seed!r}")  # fmt: skip
+    threads = OmegaConf.select(cfg, "threads")
+    _require(threads is None or (isinstance(threads, int) and threads > 0), "threads",
+             f"must be a positive integer or null, got {threads!r}")  # fmt: skip
     _require(cfg.logger.mode in ("offline", "online", "disabled"), "logger.mode",
              f"must be offline, online or disabled, got {cfg.logger.mode!r}")  # fmt: skip
 
@@ -81,6 +85,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     was made with the same configuration (see :func:`fingerprint`); a finished run is not redone.
     """
     validate(cfg)
+    if OmegaConf.select(cfg, "threads"):
+        torch.set_num_threads(int(cfg.threads))
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir, results = run_dir / "checkpoint", run_dir / "results.csv"
