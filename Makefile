@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo baselines test lint bench clean
+.PHONY: install demo baselines test lint bench tune clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ bench: $(STAMP)
 	$(BIN)/python -m lowcarbon.scripts.bench_envs
 	$(BIN)/python -m lowcarbon.scripts.bench_gdm
 	$(BIN)/python -m lowcarbon.scripts.bench_suite
+	WANDB_MODE=disabled $(BIN)/python -m lowcarbon.scripts.bench_train
+
+# Fair tuning of GDM, Tianshou SAC, SB3 SAC and SB3 PPO on the case study (hours): agent presets
+# in conf/agent/tuned/metaverse/ with their study records
+tune: $(STAMP)
+	WANDB_MODE=disabled $(BIN)/python -m lowcarbon.scripts.tune --env metaverse
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -11,6 +11,10 @@ makes, ``policy(Batch(obs))`` plus ``map_action``, in evaluation mode (determini
 the Gaussian's mean for SAC) and, for GDM, in training mode (stochastic chain). Agents are timed
 round-robin, ``--repeats`` times, so drifting load on a shared machine hits all of them alike;
 each figure is the median.
+
+``--compile`` adds GDM T=5 with ``torch.compile`` (default inductor backend) on the denoiser's MLP
+and both critics, and prints how long compiling took. The agent keeps eager PyTorch unless this
+shows a gain (on the 2-core CPU it did not: see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--full", action="store_true", help="3x the repeats and timed calls")
     parser.add_argument("--out", help="also write the table (markdown) to this file")
+    parser.add_argument("--compile", action="store_true", help="also GDM T=5 with torch.compile")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -67,6 +72,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for t in args.steps:
         cfg = GDMConfig(steps=t, hidden_sizes=args.hidden, activation=args.activation)
         agents[f"GDM T={t}"] = make_gdm(env.observation_space, env.action_space, cfg)
+
+    compile_s = None
+    if args.compile:
+        cfg = GDMConfig(steps=5, hidden_sizes=args.hidden, activation=args.activation)
+        compiled = make_gdm(env.observation_space, env.action_space, cfg)
+        den = compiled.policy.actor.denoiser
+        den.tail = torch.compile(den.tail)
+        for critic in (compiled.critic, compiled.critic2):
+            critic.preprocess = torch.compile(critic.preprocess)
+        agents["GDM T=5, torch.compile"] = compiled
 
     envs = DummyVectorEnv([lambda: gym.make(args.env) for _ in range(4)])
     envs.seed(0)
@@ -97,8 +112,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
             "decide_1_train": _median_ms(lambda d=decide: d(obs_1, True), calls_1),
             "decide_256": _median_ms(lambda d=decide: d(obs_256, False), calls_256),
         }
-        for timer in timers[name].values():  # warm-up: numba compilation, allocator
+        t0 = time.perf_counter()
+        for timer in timers[name].values():  # warm-up: numba compilation, allocator, compile
             timer()
+        if "torch.compile" in name:
+            compile_s = time.perf_counter() - t0
 
     samples: dict[str, dict[str, list[float]]] = {n: {k: [] for k in t} for n, t in timers.items()}
     for _ in range(repeats):
@@ -128,6 +146,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         f"update batch {args.batch_size}; torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; median of {repeats} round-robin repeats."
     )
+    if compile_s is not None:
+        note += f" torch.compile: {compile_s:.0f} s to compile and warm up."
     table = "\n".join([*lines, "", note])
     print(table)
     if args.out:

@@ -1,7 +1,7 @@
 """Training speed at equal learning: wall time, env steps/s and score of whole harness runs.
 
-    python -m lowcarbon.scripts.bench_train            # the n_envs x UTD grid at 30k env steps
-    python -m lowcarbon.scripts.bench_train --full     # + every learner at 100k env steps
+    python -m lowcarbon.scripts.bench_train            # the n_envs x UTD grid at 10k env steps
+    python -m lowcarbon.scripts.bench_train --full     # grid at 30k, + every learner at 100k
     python -m lowcarbon.scripts.bench_train --device cuda --out benchmarks/train_speed_gpu.json
 
 Each row is one :func:`lowcarbon.harness.run` (Hydra config ``train`` with the given
@@ -89,7 +89,8 @@ def _table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="metaverse", help="an env config of conf/env")
-    parser.add_argument("--grid-budget", type=int, default=30_000, help="env steps per grid run")
+    parser.add_argument("--grid-budget", type=int, default=None,
+                        help="env steps per grid run (default 10k; 30k with --full)")
     parser.add_argument("--budget", type=int, default=100_000, help="env steps per learner run")
     parser.add_argument("--episodes", type=int, default=20, help="held-out days per evaluation")
     parser.add_argument("--full", action="store_true", help="also every learner at --budget")
@@ -100,6 +101,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
+    if args.grid_budget is None:
+        args.grid_budget = 30_000 if args.full else 10_000
     common = [f"agent.runner.device={args.device}", f"seed={args.seed}"]
     plan: list[tuple[str, str, int, list[str]]] = []
     if not args.no_grid:

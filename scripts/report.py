@@ -73,7 +73,8 @@ def make_report(results: pd.DataFrame, runs: pd.DataFrame | None, out_dir: str |
                         for a in agents})  # fmt: skip
         random_co2 = per_run[per_run.agent == "random"]["co2_kg"].mean()  # NaN without random
         lines += [f"## {env}", "",
-                  "| agent | runs | normalised score, IQM [95 % CI] | return, IQM [95 % CI] "
+                  "| agent | n (runs x days) | normalised score, IQM [95 % CI] "
+                  "| return, IQM [95 % CI] "
                   "| kg CO2 / episode | kg CO2 saved / episode vs random | QoS "
                   "| wall-clock / run (s) | training kg CO2 / run |",
                   "|---|---:|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
@@ -86,12 +87,18 @@ def make_report(results: pd.DataFrame, runs: pd.DataFrame | None, out_dir: str |
             n = iqm.get(a)
             r = rets[a]
             norm_s = f"{n[0]:.3f} [{n[1]:.3f}, {n[2]:.3f}]" if n else "n/a"
+            days = int(fe[fe.agent == a].groupby("seed").size().min())
             lines.append(
-                f"| {a} | {len(pa)} | {norm_s} | {_fmt(r[0])} [{_fmt(r[1])}, {_fmt(r[2])}] "
+                f"| {a} | {len(pa)} x {days} | {norm_s} "
+                f"| {_fmt(r[0])} [{_fmt(r[1])}, {_fmt(r[2])}] "
                 f"| {_fmt(pa['co2_kg'].mean(), 4)} | {_fmt(random_co2 - pa['co2_kg'].mean(), 4)} "
                 f"| {_fmt(pa['qos'].mean())} "
                 f"| {_fmt(wall, 1)} | {_fmt(train_kg, 3)} |"
             )
+        lines.append("")
+        lines.append("Each run's score is its mean over the held-out days of its final "
+                     "evaluation; the IQM and its 95 % CI are over runs (stratified bootstrap, "
+                     f"{REPS} resamples, rliable).")  # fmt: skip
         if min(len(v) for v in norm.values()) < 5:
             lines.append("With fewer than 5 runs per agent the IQM trims nothing (it is the mean) "
                          "and the bootstrap CI has few distinct resamples: read it as a rough "

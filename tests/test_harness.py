@@ -321,10 +321,12 @@ def test_report_from_a_small_synthetic_results_file(tmp_path):
     md = make_report(results, runs, tmp_path)
     assert (tmp_path / "report.md").read_text().strip() == md.strip()
     good = next(line for line in md.splitlines() if line.startswith("| good |"))
+    assert good.split("|")[2].strip() == "5 x 1"  # n: runs x held-out days
+    assert "stratified bootstrap, 2000 resamples" in md  # the CI method is stated
     iqm, lo, hi = (float(x) for x in good.split("|")[3].replace("[", "").replace("]", "")
                    .replace(",", "").split())  # fmt: skip
     assert lo <= iqm <= hi and abs(iqm - 0.8) < 0.02
-    assert "| poor | 5 |" in md and "| rule | 1 |" in md
+    assert "| poor | 5 x 1 |" in md and "| rule | 1 x 1 |" in md
     assert "kg CO2 saved" in md and "training kg CO2" in md
     rule = next(line for line in md.splitlines() if line.startswith("| rule |"))
     assert float(rule.split("|")[6]) == pytest.approx(0.2)  # 0.9 kg (random) - 0.7 kg (rule)
