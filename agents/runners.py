@@ -31,6 +31,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -146,6 +147,27 @@ def sb3_algo_config(algo: str) -> type:
     return dataclasses.make_dataclass(f"SB3{algo}Config", fields)
 
 
+def sb3_schedule(
+    per_vector_step: float, train_freq: int | None = None, gradient_steps: int | None = None
+) -> dict[str, int]:
+    """SB3's ``train_freq`` (vector steps between trainings) and ``gradient_steps`` for
+    ``per_vector_step`` updates per vector step (``updates_per_step * n_envs``), as the exact
+    ratio ``gradient_steps / train_freq`` where it has a denominator up to 64 (nearest
+    otherwise). A value the user set is kept and the other follows from it."""
+    if train_freq is not None and gradient_steps is not None:
+        return {"train_freq": int(train_freq), "gradient_steps": int(gradient_steps)}
+    if train_freq is not None:
+        return {"train_freq": int(train_freq),
+                "gradient_steps": max(1, round(per_vector_step * train_freq))}  # fmt: skip
+    if gradient_steps is not None:
+        return {"train_freq": max(1, round(gradient_steps / per_vector_step)),
+                "gradient_steps": int(gradient_steps)}  # fmt: skip
+    ratio = Fraction(per_vector_step).limit_denominator(64)
+    if ratio == 0:
+        ratio = Fraction(1, 64)
+    return {"train_freq": ratio.denominator, "gradient_steps": ratio.numerator}
+
+
 def with_expert(env: EnvSource, expert: str | None) -> EnvSource:
     """``env`` with the expert labels of ``expert`` (``None``: unchanged)."""
     if expert is None:
@@ -231,15 +253,21 @@ class _BatchActing:
 
 
 def _rng_state() -> dict[str, Any]:
-    # the global generators that torch, SB3's noise and Python-side sampling draw from
-    return {"python": random.getstate(), "numpy": np.random.get_state(),  # noqa: NPY002
-            "torch": torch.get_rng_state()}  # fmt: skip
+    # the global generators that torch (CPU and CUDA), SB3's noise and Python-side sampling draw
+    # from
+    state = {"python": random.getstate(), "numpy": np.random.get_state(),  # noqa: NPY002
+             "torch": torch.get_rng_state()}  # fmt: skip
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])  # noqa: NPY002
     torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 class RuleRunner(AgentRunner):
@@ -386,6 +414,9 @@ class TianshouRunner(AgentRunner):
         )
         with open(directory / "buffer.pkl", "rb") as f:
             self.buffer = pickle.load(f)  # our own file, written by save()
+        # unpickled, each sub-buffer holds a copy of its slice, no longer a view of the shared
+        # storage (stale done flags for n-step returns, twice the memory): re-link them
+        self.buffer._set_batch_for_children()
         self.collector = self._collector_cls(
             self.algorithm, self.envs, self.buffer, exploration_noise=True
         )
@@ -404,8 +435,8 @@ class SB3Runner(AgentRunner):
     ``learn`` is called per chunk with ``reset_num_timesteps=False``, so chunks add up to one run.
 
     The off-policy learners take the shared :class:`RunnerConfig`: ``updates_per_step`` becomes
-    SB3's ``train_freq``/``gradient_steps`` (per vector step of ``n_envs`` env steps); SB3's own
-    ``train_freq`` and ``gradient_steps``, where given, win. PPO's update schedule is its own
+    SB3's ``train_freq``/``gradient_steps`` (:func:`sb3_schedule`, the same ratio exactly); SB3's
+    own ``train_freq`` and ``gradient_steps``, where given, win. PPO's update schedule is its own
     (``n_steps``, ``n_epochs``, ``batch_size``); it takes ``n_envs``, ``device`` and ``expert``.
     """
 
@@ -437,13 +468,8 @@ class SB3Runner(AgentRunner):
         if not on_policy:  # PPO's schedule is its own (n_steps, n_epochs, batch_size)
             h.update(learning_starts=s.learning_starts, batch_size=s.batch_size,
                      buffer_size=s.buffer_size)  # fmt: skip
-            per_vector_step = s.updates_per_step * s.n_envs
-            if per_vector_step >= 1:
-                h.setdefault("train_freq", 1)
-                h.setdefault("gradient_steps", round(per_vector_step))
-            else:
-                h.setdefault("train_freq", round(1 / per_vector_step))
-                h.setdefault("gradient_steps", 1)
+            h.update(sb3_schedule(s.updates_per_step * s.n_envs, h.get("train_freq"),
+                                  h.get("gradient_steps")))  # fmt: skip
         self.venv = SB3VecEnv(self.env.make_vec(s.n_envs))
         # SB3 seeds copy i with seed + i (again in the model's constructor): space the runs'
         # seeds so that runs never share an env stream

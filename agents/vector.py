@@ -227,6 +227,8 @@ class SB3VecEnv(VecEnv):
 
     def reset(self) -> np.ndarray:
         seeds = None if all(s is None for s in self._seeds) else list(self._seeds)
+        if any(o != self._options[0] for o in self._options):
+            raise ValueError("the copies of a vector env reset with the same options")
         options = self._options[0] if self._options and self._options[0] else None
         obs, info = self.venv.reset(seed=seeds, options=options)
         self.reset_infos = _info_dicts(info, self._all)
@@ -266,7 +268,11 @@ class SB3VecEnv(VecEnv):
         self.venv.close()
 
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        return [getattr(self.venv, attr_name, None)] * len(self._get_indices(indices))
+        """The vector env's attribute, once per copy (``AttributeError`` if it has none;
+        ``render_mode`` is ``None`` for envs that do not render)."""
+        if attr_name == "render_mode" and not hasattr(self.venv, attr_name):
+            return [None] * len(self._get_indices(indices))
+        return [getattr(self.venv, attr_name)] * len(self._get_indices(indices))
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
         setattr(self.venv, attr_name, value)

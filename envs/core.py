@@ -259,15 +259,21 @@ class CoreVectorEnv(VectorEnv):
         self._autoreset = False
         self._started = False
         self._zeros = np.zeros(num_envs)
+        # returned on every step, so read-only: a caller writing into them gets an error, not a
+        # corrupted next step
         self._false = np.zeros(num_envs, dtype=bool)
+        self._false.flags.writeable = False
         self._masks = {f"_{k}": np.ones(num_envs, dtype=bool) for k in self.core.info_keys}
+        for mask in self._masks.values():
+            mask.flags.writeable = False
 
     def _seed(self, seed: int | Sequence[int | None] | None) -> None:
         if self.seeding == "batch":
-            if isinstance(seed, Sequence):
-                raise ValueError("seeding='batch' takes one int seed, not one per copy")
+            if seed is not None and not isinstance(seed, int | np.integer):
+                # one seed per copy (what the adapters pass): the first seeds the one generator
+                seed = next(iter(seed))
             if seed is not None:
-                self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
+                self._np_random, self._np_random_seed = gym.utils.seeding.np_random(int(seed))
             return
         if seed is None and self._rngs is not None:
             return  # carry on with each copy's generator, as single envs do
@@ -275,7 +281,7 @@ class CoreVectorEnv(VectorEnv):
             seeds: list[int | None] = [None if seed is None else int(seed) + i
                                        for i in range(self.num_envs)]  # fmt: skip
         else:
-            seeds = list(seed)
+            seeds = [None if x is None else int(x) for x in seed]
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} copies")
         self._rngs = [gym.utils.seeding.np_random(s)[0] for s in seeds]

@@ -75,7 +75,16 @@ def read_rows(path: Path) -> list[EvalRow]:
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        return [EvalRow.from_csv(r) for r in csv.DictReader(f)]
+        raw = list(csv.DictReader(f))
+    rows = []
+    for i, r in enumerate(raw):
+        try:
+            rows.append(EvalRow.from_csv(r))
+        except (TypeError, ValueError):
+            if i < len(raw) - 1:
+                raise
+            # a run killed while appending leaves a partial last row: it is redone on resume
+    return rows
 
 
 def summary(rows: list[EvalRow]) -> dict[str, float]:

@@ -25,17 +25,17 @@ from .records import EvalRow
 
 def reference_episodes(cfg: DictConfig, seeds: list[int]) -> dict[str, list[dict[str, float]]]:
     """Random-policy and oracle episodes (return, kg CO2, kWh, QoS) on ``seeds``, cached on disk
-    by env id, kwargs and seeds (the metaverse oracle solves a MILP per slot, ~17 s an episode).
-    Outside the suite there is no oracle: its entries are NaN."""
+    by env id, its registered and given kwargs, the seeds and the code that makes them (the
+    whole ``lowcarbon.envs`` package with its data, the random policy and the rollout: editing
+    any invalidates the cache). Outside the suite there is no oracle: its entries are NaN."""
     env_id, kwargs = cfg.env.id, env_kwargs(cfg.env)
     suite_env = in_suite(env_id)
-    # the env's and its oracle's source belong to the key: editing either invalidates the cache
-    sources = [inspect.getfile(OraclePolicy)]
-    if suite_env:
-        family = entry(env_id).family
-        sources += [inspect.getfile(family.env_cls), inspect.getfile(family.oracle)]
-    code = hashlib.sha1(b"".join(Path(f).read_bytes() for f in sources)).hexdigest()[:12]
-    key = json.dumps([env_id, kwargs, seeds, code], sort_keys=True)
+    envs_dir = Path(inspect.getfile(OraclePolicy)).parent
+    sources = sorted(p for p in envs_dir.rglob("*") if p.suffix in (".py", ".csv", ".txt"))
+    sources += [Path(inspect.getfile(rollout)), Path(inspect.getfile(POLICIES["random"]))]
+    code = hashlib.sha1(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
+    registered = dict(entry(env_id).kwargs) if suite_env else {}
+    key = json.dumps([env_id, registered, kwargs, seeds, code], sort_keys=True, default=str)
     digest = hashlib.sha1(key.encode()).hexdigest()
     path = Path(cfg.paths.cache_dir) / "references" / f"{digest}.json"
     if path.exists():

@@ -187,3 +187,17 @@ def test_native_vector_env_replays_single_envs(env_id):
 def test_make_without_import_uses_module_prefix():
     env = gym.make("lowcarbon.envs:LowCarbon/DataCenter-v1")
     assert env.unwrapped.spec.id == "LowCarbon/DataCenter-v1"
+
+
+def test_native_vector_env_returns_read_only_shared_flags_and_takes_numpy_seeds():
+    venv = make_vector_env("LowCarbon/DataCenter-v1", 3)
+    a, _ = venv.reset(seed=np.array([4, 5, 6]))
+    b, _ = make_vector_env("LowCarbon/DataCenter-v1", 3).reset(seed=[4, 5, 6])
+    assert np.array_equal(a, b)
+    *_, truncated, _ = venv.step(np.zeros(venv.action_space.shape))
+    with pytest.raises(ValueError):
+        truncated[0] = True  # shared between steps: writing would corrupt the next one
+    batch = make_vector_env("LowCarbon/DataCenter-v1", 3, seeding="batch")
+    c, _ = batch.reset(seed=[9, 10, 11])  # one seed per copy: the first seeds the batch
+    assert np.array_equal(c, make_vector_env("LowCarbon/DataCenter-v1", 3,
+                                             seeding="batch").reset(seed=9)[0])  # fmt: skip

@@ -347,3 +347,17 @@ def test_training_seeds_get_their_own_replay_sampling_streams():
         draws.append([b._random_state.randint(1 << 30) for b in runner.buffer.buffers])
         runner.close()
     assert draws[0] != draws[1]
+
+
+def test_result_rows_round_trip_typed_and_a_partial_last_row_is_dropped(tmp_path):
+    from lowcarbon.harness import EvalRow, read_rows, write_rows
+
+    rows = [EvalRow("dc", "gdm", 0, 24 * i, 7, -1.5, 0.2, 3.0, 0.9, 0.4, final=i == 2)
+            for i in range(3)]  # fmt: skip
+    path = tmp_path / "results.csv"
+    write_rows(path, rows, append=False)
+    back = read_rows(path)
+    assert back == rows and [r.final for r in back] == [False, False, True]
+    with open(path, "a") as f:  # killed while appending
+        f.write("dc,gdm,0,72,7,-1.")
+    assert read_rows(path) == rows

@@ -122,3 +122,35 @@ def test_every_learner_trains_and_acts_on_cuda(kind):
     act = runner.act_batch(obs)
     assert isinstance(act, np.ndarray) and act.shape == (3, ACT_DIM) and np.all(np.isfinite(act))
     runner.close()
+
+
+@pytest.mark.parametrize("per_vector_step, expected", [
+    (1.0, (1, 1)), (0.5, (2, 1)), (1.5, (2, 3)), (12 * 0.125, (2, 3)), (3 * 0.125, (8, 3)),
+    (0.3, (10, 3)), (4.0, (1, 4)),
+])  # fmt: skip
+def test_sb3_schedule_keeps_the_update_to_data_ratio_exactly(per_vector_step, expected):
+    from lowcarbon.agents.runners import sb3_schedule
+
+    got = sb3_schedule(per_vector_step)
+    assert (got["train_freq"], got["gradient_steps"]) == expected
+    assert got["gradient_steps"] / got["train_freq"] == pytest.approx(per_vector_step)
+    # a value the user sets is kept and the other follows from the same ratio
+    assert sb3_schedule(0.5, train_freq=4) == {"train_freq": 4, "gradient_steps": 2}
+    assert sb3_schedule(0.5, gradient_steps=3) == {"train_freq": 6, "gradient_steps": 3}
+
+
+def test_a_resumed_replay_buffer_is_the_one_that_was_saved(tmp_path):
+    """Unpickled, Tianshou's sub-buffers copy their slices; the runner re-links them, so n-step
+    returns read the same done flags after a resume."""
+    runner = TianshouRunner("gdm", EnvSource(ENV), {**TINY_ALGO["gdm"], "n_step": 3},
+                            {**TINY_RUNNER, "buffer_size": 60})  # fmt: skip
+    runner.train(80)  # wraps the 30-row sub-buffers around
+    runner.save(tmp_path)
+    before = runner.buffer.unfinished_index().tolist()
+    fresh = TianshouRunner("gdm", EnvSource(ENV), {**TINY_ALGO["gdm"], "n_step": 3},
+                           {**TINY_RUNNER, "buffer_size": 60})  # fmt: skip
+    fresh.load(tmp_path)
+    assert fresh.buffer.unfinished_index().tolist() == before
+    for sub in fresh.buffer.buffers:  # views of the manager's storage again
+        assert np.shares_memory(sub._meta.obs, fresh.buffer._meta.obs)
+    fresh.train(16)
