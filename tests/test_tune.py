@@ -3,11 +3,14 @@ best configuration written as an agent preset beside its study record."""
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
 
 from lowcarbon.scripts.tune import LEARNERS, main
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
 
 TINY = ["logger=none", "carbon.enabled=false", "progress=false", "eval.every=24",
         "eval.episodes=2", "agent.algo.hidden_sizes=[16,16]", "agent.runner.learning_starts=16",
@@ -43,3 +46,16 @@ def test_tiny_tune_runs_two_trials_per_learner_and_writes_presets(tmp_path, monk
     record = json.loads((presets / "agent/tuned/datacenter/sb3_ppo.study.json").read_text())
     assert set(record["search_space"]) >= {"agent.algo.learning_rate", "agent.algo.n_steps"}
     assert os.path.isdir(tmp_path / "runs" / "tune" / "datacenter" / "sb3_ppo")
+
+
+@pytest.mark.parametrize("preset", sorted(
+    str(p.relative_to(CONF / "agent").with_suffix(""))
+    for p in (CONF / "agent" / "tuned").glob("*/*.yaml")))  # fmt: skip
+def test_every_committed_tuned_preset_composes_and_has_its_record(preset):
+    with initialize_config_module(config_module="lowcarbon.conf", version_base="1.3"):
+        cfg = compose("train", overrides=[f"agent={preset}"])
+    agent = preset.split("/")[-1]
+    assert cfg.agent.kind == agent and cfg.agent.name == f"{agent}_tuned"
+    record = json.loads((CONF / "agent" / f"{preset}.study.json").read_text())
+    assert record["agent"] == agent and len(record["trials"]) == record["n_trials"]
+    assert record["eval_seed_base"] == 2_000_000  # tuned on days the evaluation never uses
