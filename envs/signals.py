@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Protocol
@@ -860,8 +861,77 @@ def shipped_trace(name: str) -> IntensityTrace:
     return _trace_cache[name]
 
 
+#: Grid mixes of countries: CodeCarbon's bundled table (Our World in Data / Ember, 2023), by
+#: ISO 3166-1 alpha-3 code, with ``carbon_intensity`` in g CO2/kWh and generation per source in TWh.
+_ENERGY_MIX_FILE = ("codecarbon", "data/private_infra/global_energy_mix.json")
+
+
+@lru_cache(maxsize=1)
+def country_energy_mix() -> dict[str, dict]:
+    """CodeCarbon's per-country table (see :data:`_ENERGY_MIX_FILE`), keyed by ISO alpha-3."""
+    package, path = _ENERGY_MIX_FILE
+    with resources.files(package).joinpath(path).open(encoding="utf-8") as f:
+        table = json.load(f)
+    return {k: v for k, v in table.items() if isinstance(v, dict) and "carbon_intensity" in v}
+
+
+def archetype_of_mix(mix: dict) -> str:
+    """The synthetic archetype (a key of :data:`REGIONS`) whose daily shape fits a generation mix.
+
+    By share of generation: hydro >= 50 % -> ``hydro``; nuclear >= 40 % -> ``nuclear``; coal
+    >= 40 % -> ``coal``; solar >= 15 % and above wind -> ``solar``; wind >= 20 % -> ``wind``;
+    otherwise ``mixed``. A modelling choice of this project: the shape only sets the daily
+    profile; the level comes from the grid's own annual mean.
+    """
+    total = float(mix.get("total_TWh") or 0.0)
+    if total <= 0:
+        return "mixed"
+    share = {k: float(mix.get(f"{k}_TWh") or 0.0) / total
+             for k in ("hydroelectricity", "nuclear", "coal", "solar", "wind")}  # fmt: skip
+    if share["hydroelectricity"] >= 0.5:
+        return "hydro"
+    if share["nuclear"] >= 0.4:
+        return "nuclear"
+    if share["coal"] >= 0.4:
+        return "coal"
+    if share["solar"] >= 0.15 and share["solar"] >= share["wind"]:
+        return "solar"
+    if share["wind"] >= 0.2:
+        return "wind"
+    return "mixed"
+
+
+def scaled_region(
+    archetype: str, mean_g_per_kwh: float, name: str | None = None
+) -> SyntheticRegion:
+    """The daily shape and noise of a :data:`REGIONS` archetype at another annual mean (g/kWh)."""
+    if archetype not in REGIONS:
+        raise ValueError(f"unknown archetype {archetype!r}; use one of {sorted(REGIONS)}")
+    if not (math.isfinite(mean_g_per_kwh) and 0 < mean_g_per_kwh <= 2000):
+        raise ValueError(f"mean intensity must be in (0, 2000] g/kWh, got {mean_g_per_kwh}")
+    base = REGIONS[archetype]
+    return SyntheticRegion(
+        name or f"{archetype}@{mean_g_per_kwh:g}", float(mean_g_per_kwh), base.daily_shape,
+        base.sigma, base.rho,
+    )  # fmt: skip
+
+
+def country_region(iso3: str) -> SyntheticRegion:
+    """A country's grid: the archetype of its mix (:func:`archetype_of_mix`) at its annual mean
+    intensity, both from CodeCarbon's table (:func:`country_energy_mix`)."""
+    table = country_energy_mix()
+    code = iso3.upper()
+    if code not in table:
+        raise ValueError(f"unknown country code {iso3!r} (ISO 3166-1 alpha-3, as in CodeCarbon)")
+    mix = table[code]
+    return scaled_region(archetype_of_mix(mix), float(mix["carbon_intensity"]), f"country:{code}")
+
+
 def make_intensity_source(spec: str | IntensitySource) -> IntensitySource:
     """A carbon-intensity source from a synthetic region key, a shipped trace name or a CSV path.
+
+    Also ``"<archetype>@<mean>"`` (an archetype's daily shape at another annual mean in g/kWh,
+    e.g. ``"coal@662"``) and ``"country:<ISO3>"`` (:func:`country_region`, e.g. ``"country:POL"``).
 
     A CSV path is read by :func:`load_intensity_csv` (any format it recognises) and may name its
     value column after a colon, by name or 0-based index: ``"traces/de.csv:gco2_per_kwh"``,
@@ -875,12 +945,22 @@ def make_intensity_source(spec: str | IntensitySource) -> IntensitySource:
         return REGIONS[spec]
     if spec in SHIPPED_TRACES:
         return shipped_trace(spec)
+    if spec.startswith("country:"):
+        return country_region(spec.partition(":")[2])
+    archetype, at, mean = spec.partition("@")
+    if at and archetype in REGIONS:
+        try:
+            value = float(mean)
+        except ValueError:
+            raise ValueError(f"{spec!r}: the mean after '@' must be a number in g/kWh") from None
+        return scaled_region(archetype, value, spec)
     if ".csv" in spec:
         path, sep, column = spec.partition(".csv:")
         return load_intensity_csv(path + ".csv" if sep else spec, column=column or None)
     raise ValueError(
         f"unknown carbon-intensity source {spec!r}; use a synthetic region {sorted(REGIONS)}, "
-        f"a shipped trace {sorted(SHIPPED_TRACES)} or a path to a CSV file"
+        f"a shipped trace {sorted(SHIPPED_TRACES)}, '<archetype>@<g/kWh>', 'country:<ISO3>' "
+        "or a path to a CSV file"
     )
 
 
@@ -926,6 +1006,23 @@ PRICE_SHAPES: dict[str, tuple[float, tuple[float, ...]]] = {
     "coal": (70.0, _profile({3: 0.85, 10: 1.05, 19: 1.15})),
     "wind": (35.0, _profile({0: 0.8, 12: 1.0, 18: 1.3})),
 }
+
+
+def price_market(spec: str, fallback: str) -> str:
+    """The wholesale price style (a key of :data:`PRICE_SHAPES`) of a carbon-intensity spec.
+
+    Archetype keys are their own market; ``"<archetype>@<mean>"`` takes its archetype's and
+    ``"country:<ISO3>"`` its mix's archetype; anything else (traces, CSV files) ``fallback``.
+    """
+    if spec in PRICE_SHAPES:
+        return spec
+    archetype, at, _ = spec.partition("@")
+    if at and archetype in PRICE_SHAPES:
+        return archetype
+    if spec.startswith("country:"):
+        country_region(spec.partition(":")[2])  # raises ValueError for an unknown code
+        return archetype_of_mix(country_energy_mix()[spec.partition(":")[2].upper()])
+    return fallback
 
 
 def electricity_price(

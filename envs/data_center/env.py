@@ -161,7 +161,7 @@ class DataCenterCore(BatchedCore):
         self.slot_h = p.slot_h
         self.cap = np.asarray(p.it_capacity_mw, float)
         self.sources = [signals.make_intensity_source(r) for r in p.site_regions]
-        self.markets = list(p.site_regions)
+        self.markets = [signals.price_market(r, "mixed") for r in p.site_regions]
         self.fan = p.fan(SETPOINTS_C)  # (L,)
         self.mean_arrivals = p.batch_share * float(self.cap.sum()) * self.slot_h  # MWh / slot
         self.backlog_scale = max(4.0 * self.mean_arrivals, 1e-9)

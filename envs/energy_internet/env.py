@@ -145,7 +145,7 @@ class EnergyInternetCore(BatchedCore):
         self.p_bat = np.asarray(p.battery_kw, float)
         self.p_ev = np.asarray(p.ev_charger_kw, float)
         self.source = signals.make_intensity_source(p.region)
-        self.market = p.region if p.region in signals.PRICE_SHAPES else "solar"
+        self.market = signals.price_market(p.region, "solar")
         self._ren_cap = np.maximum(np.asarray(p.pv_kwp) + np.asarray(p.wind_kw), 1e-9)
         self._coeffs = np.array([
             p.charge_efficiency, p.discharge_efficiency, p.degradation_usd_per_kwh,

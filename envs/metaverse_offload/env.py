@@ -250,7 +250,7 @@ class MetaverseOffloadCore(BatchedCore):
         self.bat_kw = np.asarray(p.battery_kw, float)
         self.eta = np.array([p.charge_efficiency, p.discharge_efficiency])
         self.sources = [signals.make_intensity_source(r) for r in p.server_regions]
-        self.markets = [r if r in signals.PRICE_SHAPES else "mixed" for r in p.server_regions]
+        self.markets = [signals.price_market(r, "mixed") for r in p.server_regions]
         self.rate = np.asarray(p.requests_per_slot, float)
         self.n_cap = p.max_requests()
         self.batch_scale = max(p.batch_steps_per_slot * FORECAST_FAR, 1.0)
