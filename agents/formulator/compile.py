@@ -316,11 +316,15 @@ def compile_draft(
     # -- parameters: vocabulary, grounding, units, shapes ----------------------------------
     raw: dict[str, tuple[list[float], str, str]] = {}  # name -> (values, unit, source)
     multi: dict[str, int] = {}  # per-item fields the request gives in several mentions
+    unknown = sorted({dp.name for dp in draft.parameters if dp.name not in fam.params})
+    if unknown:  # one message, the vocabulary listed once
+        grounding.append(
+            f"{', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not "
+            f"{'a parameter' if len(unknown) == 1 else 'parameters'} of {fam.name}; "
+            f"use one of {sorted(fam.params)}"
+        )
     for dp in draft.parameters:
         if dp.name not in fam.params:
-            grounding.append(
-                f"{dp.name!r} is not a parameter of {fam.name}; use one of {sorted(fam.params)}"
-            )
             continue
         if fam.params[dp.name].shape in ("regions", "region"):
             grounding.append(f"{dp.name} takes places, not numbers: list them under 'places'")
@@ -333,10 +337,17 @@ def compile_draft(
             )
             continue
         per_item = fam.params[dp.name].shape in ("per_item", "per_item_int")
-        if dp.name in raw and per_item and raw[dp.name][1] == dp.unit:
-            multi[dp.name] = multi.get(dp.name, 1) + 1  # "one with a PUE of 1.2, one with 1.6"
-            raw[dp.name] = (raw[dp.name][0] + list(dp.values), dp.unit, "request")
-            continue
+        if dp.name in raw and per_item:
+            # "one with a PUE of 1.2, one with 1.6", "750 kW in Texas, 2 MW in Iowa"
+            first_unit = raw[dp.name][1]
+            try:
+                more = [convert(v, dp.unit, first_unit) for v in dp.values]
+            except UnitError:
+                more = None
+            if more is not None:
+                multi[dp.name] = multi.get(dp.name, 1) + 1
+                raw[dp.name] = (raw[dp.name][0] + more, first_unit, "request")
+                continue
         if dp.name in raw and raw[dp.name][:2] != (dp.values, dp.unit):
             questions.append(
                 Question(

@@ -25,6 +25,7 @@ from .knowledge import KnowledgeBase, Passage
 __all__ = ["DenseUnavailable", "Hit", "Retriever", "tokenize"]
 
 logger = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 RRF_K = 60
 _STOPWORDS = frozenset(

@@ -323,6 +323,8 @@ def _compatible(fam: FamilyInfo, name: str, q: Quantity) -> bool:
     info = fam.params[name]
     if info.shape in ("regions", "region"):
         return False
+    if info.shape in ("int", "per_item_int") and not all(float(v).is_integer() for v in q.values):
+        return False
     if q.unit is None:
         return dimension(info.unit) in ("count", "fraction", "rate", "per_mass") or info.unit == "1"
     try:
@@ -344,9 +346,14 @@ def _attach(
     for pattern, name, _ in aliases:
         m = pattern.search(after)
         if m and _compatible(fam, name, q):
-            tokens = after[: m.start()].split()
-            has_q = any("#" in t for t in tokens)  # other quantities of the same list
-            fillers = [t for t in tokens if "#" not in t and not (has_q and t in (",", "and"))]
+            head = after[: m.start()]
+            # other quantities of the same list ("a 10 kWh, 5 kW battery") are skipped, but only
+            # when the list follows this number directly
+            listed = re.match(r"^(?:\s*(?:,|and)\s*#+)+", head)
+            tokens = head[listed.end() if listed else 0 :].split()
+            fillers = [t for t in tokens if "#" not in t]
+            if len(fillers) != len(tokens):
+                continue  # another number lies between, outside a list
             blocked = any(f in (",", "and", "in", "on", "for", "with", "to") for f in fillers)
             if len(fillers) <= (3 if share else 2) and not blocked:
                 if best is None or m.start() < best[0]:

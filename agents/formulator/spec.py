@@ -75,7 +75,7 @@ def draft_json_schema(param_names: list[str]) -> dict[str, Any]:
             },
             "parameters": {
                 "type": "array",
-                "maxItems": 24,
+                "maxItems": 12,
                 "items": {
                     "type": "object",
                     "additionalProperties": False,
@@ -85,7 +85,7 @@ def draft_json_schema(param_names: list[str]) -> dict[str, Any]:
                         "values": {
                             "type": "array",
                             "minItems": 1,
-                            "maxItems": 64,
+                            "maxItems": 16,
                             "items": {"type": "number"},
                         },
                         "unit": {"type": "string", "maxLength": 16},
@@ -94,8 +94,8 @@ def draft_json_schema(param_names: list[str]) -> dict[str, Any]:
             },
             "places": {
                 "type": "array",
-                "maxItems": 32,
-                "items": {"type": "string", "maxLength": 64},
+                "maxItems": 16,
+                "items": {"type": "string", "maxLength": 48},
             },
             "objective_focus": {
                 "type": "string",
