@@ -27,6 +27,7 @@ import textwrap
 
 from lowcarbon.agents.formulator import (
     BACKENDS,
+    DenseUnavailable,
     FormulationError,
     FormulationSession,
     FormulatorConfig,
@@ -175,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lowcarbon-formulate: {err}", file=sys.stderr)
         return EXIT_UNSUPPORTED
     except (
+        DenseUnavailable,
         FormulationError,
         KnowledgeError,
         LLMError,
@@ -201,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.run is not None:
         cmd = [sys.executable, "-m", "lowcarbon.scripts.train", *spec.hydra_overrides(), *args.run]
         print("running: " + " ".join(cmd[1:]), file=sys.stderr)
-        return subprocess.call(cmd)
+        # with --json, stdout stays one JSON object: the training run's output goes to stderr
+        return subprocess.call(cmd, stdout=sys.stderr) if args.json else subprocess.call(cmd)
     return 0
 
 

@@ -5,8 +5,9 @@ where the layered validation of the issue lives, except the oracle solve
 (:mod:`.validation`):
 
 1. **schema**: the draft parsed (pydantic, by the caller);
-2. **grounding**: every parameter is in the family's vocabulary and every number comes from the
-   request (or an answer the user gave), every place is one the gazetteer knows;
+2. **grounding**: every parameter is in the family's vocabulary, every number appears somewhere
+   in the request (or in an answer the user gave; which phrase it belongs to is not checked),
+   every place is one the gazetteer knows and the request names;
 3. **units**: each value converts to the parameter's canonical unit, has the right shape, lies in
    the plausible range of the vocabulary and passes the env's own checks.
 
@@ -107,6 +108,16 @@ _WORD_NUMBERS = {
     "single": 1,
     "half a dozen": 6,
 }
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+         "eighty": 80, "ninety": 90}  # fmt: skip
+_UNITS_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_WORD_NUMBERS.update({"seventy": 70, "eighty": 80, "ninety": 90, "a hundred": 100})
+_WORD_NUMBERS.update({
+    f"{t}{sep}{u}": tv + _WORD_NUMBERS[u]
+    for t, tv in _TENS.items() for u in _UNITS_WORDS for sep in ("-", " ")
+})  # fmt: skip
+#: "1.5 thousand", "2 million"
+SCALE_WORDS = {"thousand": 1e3, "million": 1e6}
 _NUMBER_RE = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
@@ -124,6 +135,8 @@ def numbers_in(text: str) -> list[float]:
     for word, value in _WORD_NUMBERS.items():
         if re.search(rf"\b{re.escape(word)}\b", low):
             out.append(float(value))
+    for m in re.finditer(r"(\d+(?:\.\d+)?)\s*(thousand|million)\b", low):
+        out.append(float(m.group(1)) * SCALE_WORDS[m.group(2)])
     return out
 
 
@@ -140,10 +153,9 @@ def _defaults(family: str, env_id: str, explicit: Mapping[str, Any]) -> dict[str
 
 
 def _plain(value: Any) -> Any:
+    """Tuples (the env's per-item fields) as lists, for JSON and Hydra."""
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return value
     return value
 
 
@@ -308,10 +320,7 @@ def compile_draft(
     unit_errors: list[str] = []
     repairs: list[str] = []
     assumptions: list[str] = list(draft.notes)
-    questions = [
-        Question(field=q.split(":", 1)[0], text=q.split(":", 1)[-1].strip())
-        for q in draft.questions
-    ]
+    questions: list[Question] = []
 
     # -- parameters: vocabulary, grounding, units, shapes ----------------------------------
     raw: dict[str, tuple[list[float], str, str]] = {}  # name -> (values, unit, source)
@@ -379,19 +388,24 @@ def compile_draft(
                 f"unknown place {name!r}: name a country, a US state, California, "
                 "or an archetype such as 'coal-heavy grid'"
             )
-        elif user_places is None and name.lower() not in request.lower():
+        elif user_places is None and not re.search(
+            rf"(?<![\w-]){re.escape(name)}(?![\w-])", request, re.IGNORECASE
+        ):
             grounding.append(f"place {name!r} does not appear in the request")
-        elif place.name not in [p.name for p in found]:
-            found.append(place)
+        else:
+            found.append(place)  # in order, repeats kept: one entry per site
     if grounding:
         raise FormulationError("grounding", grounding)
 
     slot = raw.get("slot_minutes")
-    slot_minutes = (
-        float(convert(slot[0][0], slot[1], "min"))
-        if slot
-        else float(_defaults(fam.name, fam.env_id, {})["slot_minutes"])
-    )
+    try:
+        slot_minutes = (
+            float(convert(slot[0][0], slot[1], "min"))
+            if slot
+            else float(_defaults(fam.name, fam.env_id, {})["slot_minutes"])
+        )
+    except UnitError as err:
+        raise FormulationError("units", [f"slot_minutes: {err}"]) from None
     explicit: dict[str, Any] = {}
     sources: dict[str, str] = {}
     # counts first: per-item shapes check against them
@@ -567,6 +581,10 @@ def compile_draft(
         for h in hits
         if h.passage.flagged
     ]
+    if draft.ignored:
+        warnings.append(
+            "numbers in the request not read as any parameter: " + "; ".join(draft.ignored)
+        )
     return ProblemSpec(
         request=request,
         family=fam.name,

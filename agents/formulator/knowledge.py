@@ -119,6 +119,12 @@ _INJECTION = [
     r"\byou (are|must|should|will) (now )?(an?|the|output|respond|reply|answer|set|return|write)\b",
     r"\b(respond|reply|answer|output)\b.{0,20}\b(only|with|as)\b.{0,20}\b(json|following)\b",
     r"\bnew instructions?\b",
+    r"\bnote to the (model|assistant|ai|llm)\b",
+    r"\bignore (the|this|that|your|my|any) (request|user|question|query|task|data)\b",
+    r"\boutput (unsupported|only|json|the following)\b",
+    r"\b(always|must|should) (choose|pick|select|answer|output|return|reply|say)\b",
+    r"\b(answer|reply|respond|output) (with|only)\b",
+    r"\b(the|this) (model|assistant|ai|llm) (must|should|will)\b",
 ]
 _INJECTION_RE = [re.compile(p, re.IGNORECASE) for p in _INJECTION]
 

@@ -65,10 +65,14 @@ class OpenAIChat:
     model: str
     api_key_env: str = "OPENAI_API_KEY"
     timeout_s: float = 60.0
-    max_retries: int = 2
+    max_retries: int = 1
     max_tokens: int = 1024
     temperature: float = 0.0
     name: str = "openai"
+    #: send the array and string bounds (maxItems, maxLength) in the schema; hosted APIs in
+    #: strict mode reject some of these keywords, llama.cpp turns them into its grammar. They
+    #: are checked on our side either way.
+    schema_bounds: bool = False
 
     def __post_init__(self) -> None:
         if not self.base_url:
@@ -79,7 +83,10 @@ class OpenAIChat:
             import openai
         except ImportError:
             raise ImportError("the openai backend needs the 'openai' package") from None
-        key = os.environ.get(self.api_key_env) or "not-needed"
+        key = os.environ.get(self.api_key_env)
+        if key is None and self.api_key_env != "OPENAI_API_KEY":
+            raise ValueError(f"the environment variable {self.api_key_env} (the API key) is unset")
+        key = key or "not-needed"  # local servers (Ollama, llama.cpp, vLLM) take any key
         self._client = openai.OpenAI(
             base_url=self.base_url,
             api_key=key,
@@ -90,6 +97,8 @@ class OpenAIChat:
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
         import openai
 
+        if not self.schema_bounds:
+            schema = strip_bounds(schema)
         try:
             reply = self._client.chat.completions.create(
                 model=self.model,
@@ -116,6 +125,18 @@ class OpenAIChat:
         if not content:
             raise LLMError(f"{self.name}: the reply is empty")
         return content
+
+
+_BOUNDS = ("maxItems", "minItems", "maxLength", "minLength")
+
+
+def strip_bounds(schema: Any) -> Any:
+    """``schema`` without array and string length bounds (see ``OpenAIChat.schema_bounds``)."""
+    if isinstance(schema, dict):
+        return {k: strip_bounds(v) for k, v in schema.items() if k not in _BOUNDS}
+    if isinstance(schema, list):
+        return [strip_bounds(v) for v in schema]
+    return schema
 
 
 def _free_port() -> int:
@@ -160,8 +181,12 @@ class LocalChat(OpenAIChat):
         params.cpuparams.n_threads = n_threads or os.cpu_count() or 1
         params.port = _free_port()
         params.hostnames = ["127.0.0.1"] if isinstance(params.hostnames, list) else "127.0.0.1"
-        params.verbosity = -1 if hasattr(params, "verbosity") else params.verbosity
-        self._server = xllamacpp.Server(params)
+        if hasattr(params, "verbosity"):
+            params.verbosity = -1  # llama.cpp's per-token logs would flood stderr
+        try:
+            self._server = xllamacpp.Server(params)
+        except RuntimeError as err:  # a file that is no GGUF model, too little memory, ...
+            raise LLMError(f"local: llama.cpp could not serve {str(path)!r}: {err}") from err
         self.model_path = str(path)
         super().__init__(
             base_url=f"http://127.0.0.1:{params.port}/v1",
@@ -172,10 +197,11 @@ class LocalChat(OpenAIChat):
             max_tokens=max_tokens,
             temperature=temperature,
             name="local",
+            schema_bounds=True,
         )
 
     def close(self) -> None:
-        """Stop the in-process server."""
+        """Stop the in-process server (llama.cpp's server stops when its object is freed)."""
         server, self._server = getattr(self, "_server", None), None
         del server
 

@@ -25,7 +25,7 @@ from .compile import FormulationError, UnsupportedRequest, compile_draft
 from .knowledge import KnowledgeBase, load_knowledge
 from .llm import ChatBackend, LLMError, LocalChat, OpenAIChat, build_messages, parse_reply
 from .retrieval import Retriever
-from .rules import find_quantities, rules_draft
+from .rules import detect_family, find_quantities, rules_draft
 from .spec import Draft, ProblemSpec, draft_json_schema
 from .validation import oracle_check
 
@@ -86,6 +86,8 @@ class _Resources:
 
 
 _RETRIEVERS: dict[tuple[tuple[str, ...], bool], Retriever] = {}
+#: chat backends built from settings, reused across calls (a local model loads once a session)
+_CHATS: dict[tuple, ChatBackend] = {}
 
 
 def _resources(cfg: FormulatorConfig, chat: ChatBackend | None) -> _Resources:
@@ -93,42 +95,83 @@ def _resources(cfg: FormulatorConfig, chat: ChatBackend | None) -> _Resources:
     key = (cfg.knowledge_dirs, cfg.dense)
     if key not in _RETRIEVERS:
         _RETRIEVERS[key] = Retriever(kb, dense=cfg.dense)
-    if chat is None and cfg.backend == "openai":
-        chat = OpenAIChat(
-            base_url=cfg.base_url or "",
-            model=cfg.model or "",
-            api_key_env=cfg.api_key_env,
-            timeout_s=cfg.timeout_s,
-        )
-    elif chat is None and cfg.backend == "local":
-        if not cfg.model_path:
-            raise ValueError("the local backend needs a GGUF file (--model-path)")
-        chat = LocalChat(cfg.model_path, timeout_s=max(cfg.timeout_s, 120.0))
+    if chat is None and cfg.backend != "rules":
+        chat_key = (cfg.backend, cfg.base_url, cfg.model, cfg.api_key_env, cfg.model_path,
+                    cfg.timeout_s)  # fmt: skip
+        if chat_key not in _CHATS:
+            if cfg.backend == "openai":
+                _CHATS[chat_key] = OpenAIChat(
+                    base_url=cfg.base_url or "",
+                    model=cfg.model or "",
+                    api_key_env=cfg.api_key_env,
+                    timeout_s=cfg.timeout_s,
+                )
+            else:
+                if not cfg.model_path:
+                    raise ValueError("the local backend needs a GGUF file (--model-path)")
+                _CHATS[chat_key] = LocalChat(cfg.model_path, timeout_s=cfg.timeout_s)
+        chat = _CHATS[chat_key]
     return _Resources(kb, _RETRIEVERS[key], chat)
 
 
+_REPLY_KEYS = ("family", "parameters", "places", "objective_focus")
+
+
+def check_reply(data: dict[str, Any], schema: dict[str, Any]) -> Draft:
+    """A reply's JSON object as a :class:`Draft`, held to the schema on our side (servers may
+    accept a schema and ignore it): every required field present, no type coercion ("20" is no
+    number), every array and string within the schema's bounds. Raises
+    :class:`FormulationError` (layer ``"schema"``)."""
+    errors = [f"{k}: field required" for k in _REPLY_KEYS if k not in data]
+    props = schema["properties"]
+    item = props["parameters"]["items"]["properties"]
+    bounds = [
+        ("parameters", data.get("parameters"), props["parameters"]["maxItems"]),
+        ("places", data.get("places"), props["places"]["maxItems"]),
+    ] + [
+        (f"parameters.{i}.values", p.get("values"), item["values"]["maxItems"])
+        for i, p in enumerate(data.get("parameters") or [])
+        if isinstance(p, dict)
+    ]
+    for name, value, most in bounds:
+        if isinstance(value, list) and len(value) > most:
+            errors.append(f"{name}: at most {most} entries, got {len(value)}")
+    for i, place in enumerate(data.get("places") or []):
+        if isinstance(place, str) and len(place) > props["places"]["items"]["maxLength"]:
+            errors.append(f"places.{i}: longer than {props['places']['items']['maxLength']}")
+    if not errors:
+        try:
+            return Draft.model_validate({k: data[k] for k in _REPLY_KEYS}, strict=True)
+        except ValidationError as err:
+            errors = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()]
+    raise FormulationError("schema", errors)
+
+
 def _llm_spec(request: str, res: _Resources, cfg: FormulatorConfig, hits, **user) -> ProblemSpec:
-    """Up to 1 + max_retries LLM attempts; the last error is raised."""
+    """Up to 1 + max_retries LLM attempts; raises :class:`LLMError` with the attempts' history
+    (``err.attempts``) when none gives a valid spec."""
     assert res.chat is not None
     fam_names = sorted({n for f in res.kb.families.values() for n in f.params})
     schema = draft_json_schema(fam_names)
-    errors: list[str] = []
-    repairs: list[str] = []
+    errors: list[str] = []  # validation errors of the last reply, sent back with the retry
+    attempts: list[str] = []
     last: Exception | None = None
     for attempt in range(cfg.max_retries + 1):
         messages = build_messages(request, res.kb, [h.passage for h in hits], errors)
         try:
-            text = res.chat.complete(messages, schema)
-            data = parse_reply(text)
-            try:
-                draft = Draft.model_validate(
-                    {k: v for k, v in data.items() if k in draft_json_schema([])["properties"]}
-                )
-            except ValidationError as err:
-                raise FormulationError(
-                    "schema", [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()]
-                ) from None
-            extra = sorted(set(data) - set(draft_json_schema([])["properties"]))
+            data = parse_reply(res.chat.complete(messages, schema))
+            draft = check_reply(data, schema)
+            if draft.family == "unsupported":
+                # a model (or a passage steering it) may wrongly give up: a request the rules
+                # read as one family's is sent back, and only an agreed verdict stands
+                family, _ = detect_family(request, res.kb, hits)
+                if family != "unsupported":
+                    title = res.kb.family(family).title
+                    raise FormulationError(
+                        "grounding",
+                        [f"the request names things {family} models ({title}); use that family"],
+                    )
+            extra = sorted(set(data) - set(_REPLY_KEYS))
             spec = compile_draft(
                 draft, request=request, kb=res.kb, hits=hits, backend=res.chat.name, **user
             )
@@ -136,7 +179,7 @@ def _llm_spec(request: str, res: _Resources, cfg: FormulatorConfig, hits, **user
                 spec.repairs.append(f"ignored fields outside the schema: {extra}")
             if cfg.oracle:
                 oracle_check(spec, cfg.oracle_seed, cfg.oracle_time_limit_s)
-            spec.repairs = repairs + spec.repairs
+            spec.repairs = attempts + spec.repairs
             if attempt:
                 spec.assumptions.append(f"{res.chat.name} needed {attempt + 1} attempts")
             return spec
@@ -144,19 +187,20 @@ def _llm_spec(request: str, res: _Resources, cfg: FormulatorConfig, hits, **user
             raise
         except ValueError as err:  # not JSON, schema, grounding, units, oracle
             errors = err.errors if isinstance(err, FormulationError) else [str(err)]
-            repairs.append(
+            attempts.append(
                 f"attempt {attempt + 1} rejected ({getattr(err, 'layer', 'schema')}): "
                 + "; ".join(errors)
             )
             last = err
-        except LLMError as err:
-            errors = [str(err)]
-            repairs.append(f"attempt {attempt + 1} failed: {err}")
+        except LLMError as err:  # transport: the same messages again, no validation feedback
+            attempts.append(f"attempt {attempt + 1} failed: {err}")
             last = err
-        logger.info("%s attempt %d failed: %s", res.chat.name, attempt + 1, errors)
-    raise LLMError(
+        logger.info("%s attempt %d failed: %s", res.chat.name, attempt + 1, last)
+    failure = LLMError(
         f"{res.chat.name}: no valid draft after {cfg.max_retries + 1} attempts; last: {last}"
     )
+    failure.attempts = attempts
+    raise failure
 
 
 def formulate(
@@ -201,15 +245,17 @@ def formulate(
             return _llm_spec(request, res, cfg, hits, **user)
         except LLMError as err:
             fallback_reason = str(err)
+            fallback_attempts = getattr(err, "attempts", [])
             logger.warning("falling back to the rules backend: %s", err)
     else:
-        fallback_reason = None
+        fallback_reason, fallback_attempts = None, []
     draft = rules_draft(query, res.kb, hits)
     spec = compile_draft(draft, request=request, kb=res.kb, hits=hits, backend="rules", **user)
     if cfg.oracle:
         oracle_check(spec, cfg.oracle_seed, cfg.oracle_time_limit_s)
     if fallback_reason:
         spec.fallback_from, spec.fallback_reason = cfg.backend, fallback_reason
+        spec.repairs = [f"{cfg.backend} {a}" for a in fallback_attempts] + spec.repairs
     return spec
 
 
@@ -256,14 +302,25 @@ class FormulationSession:
         return self.history[-1]
 
     def _run(self) -> ProblemSpec:
-        spec = formulate(
-            self.request,
-            config=self.config,
-            chat=self.chat,
-            user_params=self.user_params or None,
-            user_places=self.user_places,
-            user_text=" ".join(self.answers),
-        )
+        return self._apply(lambda: None)
+
+    def _apply(self, change) -> ProblemSpec:
+        """Apply ``change`` to the corrections and re-formulate; a correction that fails
+        validation is rolled back, so the session stays at its last good spec."""
+        saved = (dict(self.user_params), self.user_places, list(self.answers))
+        try:
+            change()
+            spec = formulate(
+                self.request,
+                config=self.config,
+                chat=self.chat,
+                user_params=self.user_params or None,
+                user_places=self.user_places,
+                user_text=" ".join(self.answers),
+            )
+        except Exception:
+            self.user_params, self.user_places, self.answers = saved
+            raise
         self.history.append(spec)
         return spec
 
@@ -278,12 +335,17 @@ class FormulationSession:
             )
         if fam.params[name].shape in ("regions", "region"):
             names = [value] if isinstance(value, str) else list(value)
-            self.user_places = [
-                p.strip() for n in names for p in re.split(r",|\band\b", str(n)) if p.strip()
-            ]
+            places = [p for n in names for p in _split_places(str(n))]
+
+            def change() -> None:
+                self.user_places = places
         else:
-            self.user_params[name] = _values_and_unit(value, fam.params[name].unit)
-        return self._run()
+            parsed = _values_and_unit(value, fam.params[name].unit)
+
+            def change() -> None:
+                self.user_params[name] = parsed
+
+        return self._apply(change)
 
     def answer(self, field_name: str, text: str) -> ProblemSpec:
         """Answer a question about ``field_name`` in words ("twelve users", "2 seconds",
@@ -297,13 +359,31 @@ class FormulationSession:
         qs = find_quantities(text)
         if not qs:
             raise ValueError(f"no number found in the answer {text!r}")
-        self.answers.append(text)
         q = qs[0]
         values = list(q.values)
         if fam.params[field_name].shape == "pair" and len(values) == 1:
             values *= 2
-        self.user_params[field_name] = (values, q.unit or fam.params[field_name].unit)
-        return self._run()
+
+        def change() -> None:
+            self.answers.append(text)
+            self.user_params[field_name] = (values, q.unit or fam.params[field_name].unit)
+
+        return self._apply(change)
+
+
+def _split_places(text: str) -> list[str]:
+    """Split "Norway, France and Poland" into names; a known name with "and" stays whole."""
+    from . import places as gazetteer
+
+    out = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if gazetteer.lookup(part) is not None:
+            out.append(part)
+        else:
+            out += [p.strip() for p in re.split(r"\band\b", part) if p.strip()]
+    return out
 
 
 def _values_and_unit(value: Any, default_unit: str) -> tuple[list[float], str]:

@@ -91,7 +91,8 @@ def _gazetteer() -> tuple[dict[str, tuple[str, str]], dict[str, dict]]:
         states = {k: v for k, v in json.load(f).items() if not k.startswith("_")}
     names: dict[str, tuple[str, str]] = {}
     for iso3, mix in signals.country_energy_mix().items():
-        names[mix["country_name"]] = ("country", iso3)
+        if float(mix["carbon_intensity"]) > 0:  # a few entries of the table have no figure
+            names[mix["country_name"]] = ("country", iso3)
     for state in states:
         names[state.title()] = ("us_state", state)
     for iso3, aliases in table["countries"].items():

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import places as gazetteer
-from .compile import _WORD_NUMBERS
+from .compile import _WORD_NUMBERS, SCALE_WORDS
 from .knowledge import FamilyInfo, KnowledgeBase
 from .retrieval import Hit
 from .spec import Draft, DraftParameter
@@ -37,7 +37,6 @@ _WORDNUM = "|".join(sorted((re.escape(w) for w in _WORD_NUMBERS), key=len, rever
 _NUMBER_RE = re.compile(
     rf"(?<![\w.$])(?:\$\s*)?(?:(?<!\w)-)?(?:{_NUM}|\b(?:{_WORDNUM})\b)", re.IGNORECASE
 )
-_SCALE = {"thousand": 1e3, "million": 1e6, "k": 1e3}
 # units as people write them after a number, longest first (matched case-insensitively, then
 # resolved by units.canonical_unit, which keeps MB/Mb apart)
 _UNIT_WORDS = sorted(
@@ -249,7 +248,7 @@ def find_quantities(text: str) -> list[Quantity]:
         # scale words: "2 thousand", "1.5 million"
         sm = re.match(r"\s*(thousand|million)\b", text[end:], re.IGNORECASE)
         if sm:
-            values[0] *= _SCALE[sm.group(1).lower()]
+            values[0] *= SCALE_WORDS[sm.group(1).lower()]
             end += sm.end()
         is_range = False
         j = i + 1
@@ -362,17 +361,27 @@ def _attach(
         return best[1], text[q.start : q.end + best[2]].strip()
     before = masked[max(0, q.start - 64) : q.start]
     best_b: tuple[int, str, int] | None = None
+    bad_b: tuple[int, str, int] | None = None
     for pattern, name, _ in aliases:
         for m in pattern.finditer(before):
             between = before[m.end() :]
             if re.search(r"[,;.!?#]", between):
                 continue  # a clause or another number lies between: no link
             link = re.findall(r"[\w=:'$~]+", between.lower())
-            if len(link) <= 6 and all(w in _LINK for w in link) and _compatible(fam, name, q):
+            if len(link) > 6 or not all(w in _LINK for w in link):
+                continue
+            if _compatible(fam, name, q):
                 if best_b is None or m.end() > best_b[0]:
                     best_b = (m.end(), name, m.start())
+            elif q.unit is not None and fam.params[name].shape not in ("int", "regions", "region"):
+                if bad_b is None or m.end() > bad_b[0]:
+                    bad_b = (m.end(), name, m.start())
     if best_b is not None:
         return best_b[1], text[q.start - (len(before) - best_b[2]) : q.end].strip()
+    if bad_b is not None:
+        # "latency under 2 kWh": the phrase names the parameter and the unit is wrong; keep the
+        # pairing so that validation reports the unit, rather than move the number elsewhere
+        return bad_b[1], text[q.start - (len(before) - bad_b[2]) : q.end].strip()
     if q.unit is not None and dimension(q.unit) not in ("count", "fraction"):
         same = [
             n for n in fam.params if _compatible(fam, n, q) and fam.params[n].shape not in ("int",)
@@ -403,9 +412,16 @@ def detect_family(text: str, kb: KnowledgeBase, hits: Sequence[Hit]) -> tuple[st
         sum(1 for w in kb.families[f].words if re.search(rf"\b{re.escape(w)}s?\b", text.lower()))
         for f in kb.families
     )
+    alias_hits = max(
+        sum(1 for pattern, _, _ in _alias_pattern(kb.families[f]) if pattern.search(text))
+        for f in kb.families
+    )
     top_unsupported = bool(hits) and "unsupported" in hits[0].passage.tags
-    if (top_unsupported and word_score < 2) or scores[best] < 1.0:
-        return "unsupported", best if scores[best] > 0 else None
+    nearest = next((h.passage.nearest for h in hits if h.passage.nearest), None)
+    # one stray word ("users", "prompts") is no request about the suite
+    about_suite = word_score >= 1 or alias_hits >= 2
+    if (top_unsupported and word_score < 2) or not about_suite or scores[best] < 1.0:
+        return "unsupported", nearest or (best if scores[best] > 0 else None)
     return best, best
 
 
@@ -431,6 +447,7 @@ def rules_draft(request: str, kb: KnowledgeBase, hits: Sequence[Hit]) -> Draft:
     params: list[DraftParameter] = []
     evidence: dict[str, str] = {}
     notes: list[str] = []
+    ignored: list[str] = []
     quantities = find_quantities(request)
     masked = request
     for q in quantities:
@@ -440,6 +457,9 @@ def rules_draft(request: str, kb: KnowledgeBase, hits: Sequence[Hit]) -> Draft:
             continue
         hit = _attach(request, masked, q, fam, aliases)
         if hit is None:
+            written = request[q.start : q.end].strip()
+            if re.search(r"\d", written):  # word numbers ("one of them") are rarely quantities
+                ignored.append(repr(written))
             continue
         name, ev = hit
         info = fam.params[name]
@@ -479,4 +499,5 @@ def rules_draft(request: str, kb: KnowledgeBase, hits: Sequence[Hit]) -> Draft:
         objective_focus=_focus(request),
         evidence=evidence,
         notes=notes,
+        ignored=ignored,
     )

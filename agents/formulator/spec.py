@@ -57,8 +57,9 @@ class Draft(_Model):
     objective_focus: Focus = "balanced"
     #: filled by the rules backend only: what it read and from where (not in the LLM schema)
     evidence: dict[str, str] = Field(default_factory=dict)
-    questions: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    #: filled by the rules backend: numbers of the request it could not attach to a parameter
+    ignored: list[str] = Field(default_factory=list)
 
 
 def draft_json_schema(param_names: list[str]) -> dict[str, Any]:
@@ -253,13 +254,12 @@ class ProblemSpec(_Model):
             )
         )
         lines += [f"*Environment:* `{self.env_id}`", "", "### Objective", ""]
-        maximise = " + ".join(f"{t.latex}" for t in self.objective if t.sense == "max")
-        minimise = " - ".join(f"{t.latex}" for t in self.objective if t.sense == "min")
-        expr = (
-            f"{maximise} - {minimise}"
-            if maximise
-            else f"-\\Big({minimise.replace(' - ', ' + ')}\\Big)"
+        maximise = [t.latex for t in self.objective if t.sense == "max"]
+        minimise = [t.latex for t in self.objective if t.sense == "min"]
+        expr = " + ".join(maximise) + "".join(
+            f" - \\Big({m}\\Big)" if (" + " in m or " - " in m) else f" - {m}" for m in minimise
         )
+        expr = expr.removeprefix(" ")
         lines += ["$$", f"\\max_{{\\pi}}\\; \\mathbb{{E}}\\Big[{expr}\\Big]", "$$", ""]
         lines.append("| term | sense | weight | parameter | source |")
         lines.append("|---|---|---:|---|---|")

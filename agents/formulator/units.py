@@ -221,6 +221,8 @@ def convert(value: float, unit: str | None, to: str, *, slot_minutes: float = 60
         raise UnitError(f"{value:g} {src} is a {d_src}, but this parameter needs a {d_dst} ({dst})")
     if d_src == "power_db":
         return float(value) + f_src - f_dst
+    if "slot" in (src, dst, src[2:], dst[2:]) and slot_minutes <= 0:
+        raise UnitError(f"the slot length must be positive, got {slot_minutes:g} min")
     slot_s = 60.0 * slot_minutes
     if src == "slot":
         f_src = slot_s
