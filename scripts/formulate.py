@@ -10,6 +10,7 @@ Examples::
     lowcarbon-formulate "..." --backend openai --base-url http://127.0.0.1:11434/v1 \\
         --model qwen2.5:1.5b-instruct                    # key from $OPENAI_API_KEY, if any
     lowcarbon-formulate "..." --backend local --model-path ~/models/qwen2.5-1.5b.gguf
+    lowcarbon-formulate "..." --config llm.yaml          # backend, base_url, model, ... in YAML
     lowcarbon-formulate "..." --run agent=gdm experiment=quick   # train on it (lowcarbon-train)
 
 Exit status: 0 on success, 2 when the request fails validation or the settings are bad, 3 when
@@ -19,11 +20,14 @@ the request is outside what the suite can model (the message names the nearest f
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import subprocess
 import sys
 import textwrap
+
+import yaml
 
 from lowcarbon.agents.formulator import (
     BACKENDS,
@@ -67,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--interactive", action="store_true", help="answer the follow-up questions on stdin"
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a YAML file of formulator settings (FormulatorConfig fields, e.g. backend, "
+        "base_url, model, api_key_env, model_path, timeout_s); flags given here win",
     )
     llm = p.add_argument_group("LLM backends")
     llm.add_argument("--base-url", help="openai: the endpoint, e.g. http://127.0.0.1:8080/v1")
@@ -130,24 +140,40 @@ def _summary(spec, passages) -> str:
     return "\n".join(out) + "\n"
 
 
+#: FormulatorConfig field -> (CLI destination, how the flag's value maps to the field)
+_FLAGS = {
+    "backend": ("backend", None), "base_url": ("base_url", None), "model": ("model", None),
+    "api_key_env": ("api_key_env", None), "model_path": ("model_path", None),
+    "timeout_s": ("timeout", None), "max_retries": ("retries", None), "top_k": ("top_k", None),
+    "dense": ("dense", None), "knowledge_dirs": ("kb", tuple),
+    "oracle": ("no_oracle", lambda v: not v), "oracle_time_limit_s": ("oracle_time_limit", None),
+}  # fmt: skip
+
+
+def _config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> FormulatorConfig:
+    """Settings from ``--config`` (if any), then every flag given on the command line."""
+    values: dict = {}
+    if args.config:
+        with open(args.config, encoding="utf-8") as f:
+            values = yaml.safe_load(f) or {}
+        if not isinstance(values, dict):
+            raise ValueError(f"{args.config}: expected a mapping of formulator settings")
+        unknown = set(values) - {f.name for f in dataclasses.fields(FormulatorConfig)}
+        if unknown:
+            raise ValueError(f"{args.config}: unknown settings {sorted(unknown)}")
+    for name, (dest, convert) in _FLAGS.items():
+        value = getattr(args, dest)
+        if name not in values or value != parser.get_default(dest):
+            values[name] = convert(value) if convert else value
+    return FormulatorConfig(**values)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        cfg = FormulatorConfig(
-            backend=args.backend,
-            base_url=args.base_url,
-            model=args.model,
-            api_key_env=args.api_key_env,
-            model_path=args.model_path,
-            timeout_s=args.timeout,
-            max_retries=args.retries,
-            top_k=args.top_k,
-            dense=args.dense,
-            knowledge_dirs=tuple(args.kb),
-            oracle=not args.no_oracle,
-            oracle_time_limit_s=args.oracle_time_limit,
-        )
+        cfg = _config(args, parser)
         session = FormulationSession(args.request, config=cfg)
         for item in args.set:
             name, value = parse_assignment(item)

@@ -53,8 +53,9 @@ class OpenAIChat:
     Args:
         base_url: e.g. ``https://api.openai.com/v1`` or ``http://127.0.0.1:11434/v1`` (Ollama).
         model: the model name the endpoint serves.
-        api_key_env: name of the environment variable holding the key (never the key itself;
-            local servers that need none get a placeholder).
+        api_key_env: name of the environment variable holding the key (never the key itself).
+            Unset ``OPENAI_API_KEY`` (the default) or ``None`` sends a placeholder, which local
+            servers (Ollama, llama.cpp, vLLM) accept; any other name must be set.
         timeout_s: per-request timeout, seconds.
         max_retries: transport retries (connection errors, 429, 5xx) by the client.
         max_tokens: cap on the reply's length; a reply cut by it is an error.
@@ -63,7 +64,7 @@ class OpenAIChat:
 
     base_url: str
     model: str
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str | None = "OPENAI_API_KEY"
     timeout_s: float = 60.0
     max_retries: int = 1
     max_tokens: int = 1024
@@ -83,8 +84,8 @@ class OpenAIChat:
             import openai
         except ImportError:
             raise ImportError("the openai backend needs the 'openai' package") from None
-        key = os.environ.get(self.api_key_env)
-        if key is None and self.api_key_env != "OPENAI_API_KEY":
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        if key is None and self.api_key_env not in (None, "OPENAI_API_KEY"):
             raise ValueError(f"the environment variable {self.api_key_env} (the API key) is unset")
         key = key or "not-needed"  # local servers (Ollama, llama.cpp, vLLM) take any key
         self._client = openai.OpenAI(
@@ -191,7 +192,7 @@ class LocalChat(OpenAIChat):
         super().__init__(
             base_url=f"http://127.0.0.1:{params.port}/v1",
             model=path.stem,
-            api_key_env="LOWCARBON_LOCAL_LLM_KEY",
+            api_key_env=None,  # the in-process server takes no key
             timeout_s=timeout_s,
             max_retries=0,
             max_tokens=max_tokens,
