@@ -25,7 +25,6 @@ from .knowledge import KnowledgeBase, Passage
 __all__ = ["DenseUnavailable", "Hit", "Retriever", "tokenize"]
 
 logger = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 RRF_K = 60
 _STOPWORDS = frozenset(
@@ -99,6 +98,7 @@ class Retriever:
     def __init__(self, kb: KnowledgeBase, dense: bool = False) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each index build at DEBUG
         self.kb = kb
         self.passages: list[Passage] = list(kb.passages.values())
         self._bm25 = bm25s.BM25(k1=1.5, b=0.75)
