@@ -47,6 +47,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m lowcarbon.scripts.bench_envs
+	$(BIN)/python -m lowcarbon.scripts.bench_vector
 	$(BIN)/python -m lowcarbon.scripts.bench_gdm
 	$(BIN)/python -m lowcarbon.scripts.bench_suite
 	WANDB_MODE=disabled $(BIN)/python -m lowcarbon.scripts.bench_train
