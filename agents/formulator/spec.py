@@ -175,7 +175,7 @@ class OracleCheck(_Model):
     value: float  # the plan's return by the oracle's program
     replayed: float  # the return of the plan played in the env
     gap: float  # relative gap to the solver's bound (0: proven optimal)
-    exact: bool  # replayed == value and proven optimal within 1e-4
+    exact: bool  # replayed == value and proven optimal (gap <= 1e-6, HiGHS's own tolerance)
     co2_kg: float | None = None
     seconds: float
 
