@@ -14,6 +14,11 @@ numpy); the step path only indexes arrays and never draws random numbers, so the
 bit-identical episode. Each core's step is a numba kernel looping over the batch: with one copy a
 numpy expression costs ~1-5 us of call overhead, which a kernel pays once per step instead of once
 per operation.
+
+A vector env with ``seeding="batch"`` sets its core's :attr:`BatchedCore.fast_draws`: a core may
+then draw its episodes from the same distributions by other, faster samplers (and lay the arrays
+out for its kernels), so its episodes differ from the single env's for the same seed; the
+dynamics are the same code either way.
 """
 
 from __future__ import annotations
@@ -103,6 +108,12 @@ class BatchedCore(ABC):
     horizon: int
     #: keys of the per-step info dict, each a (batch,) float array.
     info_keys: ClassVar[tuple[str, ...]] = ()
+    #: Set by :class:`CoreVectorEnv` with ``seeding="batch"``. A core with faster samplers for
+    #: its episodes uses them in :meth:`reset` while this is true: the same distributions,
+    #: drawn differently (other numbers for the same seed, and possibly another memory layout of
+    #: the episode arrays); cores without such samplers ignore it. False (the default) keeps
+    #: the draws that single envs and ``seeding="per_copy"`` replay.
+    fast_draws: bool = False
 
     def __init__(self, params: EnvParams, batch_size: int) -> None:
         require(batch_size >= 1, "batch_size", f"must be >= 1, got {batch_size}")
@@ -144,14 +155,15 @@ def _as_action(action: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 @njit(cache=True)
 def clip_action(action: np.ndarray) -> bool:
-    """Clip ``action`` to [-1, 1] in place (+-inf included); False if it holds a NaN."""
+    """Clip ``action`` to [-1, 1] in place (+-inf included); False if it holds a NaN (its
+    entries are then unspecified). One branch-free pass, which vectorises."""
     flat = action.reshape(-1)
+    nan = False
     for i in range(flat.size):
-        if np.isnan(flat[i]):
-            return False
-    for i in range(flat.size):
-        flat[i] = min(max(flat[i], -1.0), 1.0)
-    return True
+        x = flat[i]
+        nan |= x != x
+        flat[i] = min(max(x, -1.0), 1.0)
+    return not nan
 
 
 def check_and_clip(action: np.ndarray) -> None:
@@ -229,7 +241,9 @@ class CoreVectorEnv(VectorEnv):
           episodes of a single env reset with that seed (tested), whatever ``num_envs``.
         * ``"batch"``: one generator draws all copies' episodes in one vectorised pass, several
           times faster to reset for thousands of copies; the episodes then depend on
-          ``num_envs`` and differ from the single env's.
+          ``num_envs`` and differ from the single env's. The core's
+          :attr:`~BatchedCore.fast_draws` is set, so cores that have faster samplers of the same
+          distributions use them.
     :param kwargs: the environment's parameters (the fields of ``env_cls.params_cls``).
     """
 
@@ -244,6 +258,7 @@ class CoreVectorEnv(VectorEnv):
         self.seeding = seeding
         self.params = env_cls.params_cls(**kwargs)
         self.core = env_cls.core_cls(self.params, batch_size=num_envs)
+        self.core.fast_draws = seeding == "batch"
         # per_copy: a one-copy core draws each copy's episode, which is copied into the batch
         self._single = env_cls.core_cls(self.params, batch_size=1) if num_envs > 1 else None
         self._rngs: list[np.random.Generator] | None = None

@@ -396,3 +396,58 @@ def test_bad_arguments_are_value_errors(tmp_path, kwargs, match):
 def test_whitespace_only_file_is_empty(tmp_path):
     with pytest.raises(SignalFileError, match="empty"):
         load_intensity_csv(_write(tmp_path, "\n  \n"))
+
+
+def test_capped_poisson_sampler_matches_the_capped_pmf():
+    """Frequencies of ~1e6 draws per mean against scipy's Poisson pmf with the tail folded into
+    the cap. Seeded, so deterministic; the chi-square bound is far in the tail (a wrong
+    sampler is off by orders of magnitude more)."""
+    from scipy import stats
+
+    means = np.array([0.0, 0.3, 4.0, 37.5, 110.0, 60.0])
+    caps = np.array([5, 3, 20, 113, 330, 45])  # the last cap binds: P(X >= 45) = 0.03
+    sampler = signals.CappedPoisson(means, caps)
+    draws = sampler.sample(np.random.default_rng(0), 1_000_000)
+    assert draws.shape == (1_000_000, means.size) and draws.dtype == np.float64
+    for i, (mean, cap) in enumerate(zip(means, caps, strict=True)):
+        x = draws[:, i]
+        assert x.min() >= 0 and x.max() <= cap and np.all(x == np.round(x))
+        pmf = stats.poisson.pmf(np.arange(cap + 1), mean)
+        pmf[cap] = stats.poisson.sf(cap - 1, mean)  # P(X >= cap): what the cap collects
+        freq = np.bincount(x.astype(np.int64), minlength=cap + 1)
+        expected = pmf * x.size
+        keep = expected >= 5  # pool the sparse tail cells (chi-square validity)
+        obs = np.append(freq[keep], freq[~keep].sum())
+        exp = np.append(expected[keep], expected[~keep].sum())
+        if exp[-1] == 0:
+            assert obs[-1] == 0
+            obs, exp = obs[:-1], exp[:-1]
+        if obs.size == 1:  # mean 0: every draw is 0
+            assert obs[0] == x.size
+            continue
+        chi2 = float(((obs - exp) ** 2 / exp).sum())
+        assert stats.chi2.sf(chi2, obs.size - 1) > 1e-6, (mean, cap, chi2)
+        assert abs(x.mean() - (pmf * np.arange(cap + 1)).sum()) < 6 * x.std() / 1e3
+
+
+def test_capped_poisson_batch_axis_and_reproducibility():
+    mean = np.array([[1.0, 50.0, 7.0], [0.0, 2.5, 90.0]])
+    sampler = signals.CappedPoisson(mean, np.array([10, 150, 300]))
+    a = sampler.sample(np.random.default_rng(3), 4000, axis=1)
+    assert a.shape == (2, 4000, 3)
+    assert np.array_equal(a, sampler.sample(np.random.default_rng(3), 4000, axis=1))
+    b = sampler.sample(np.random.default_rng(4), 4000)
+    assert b.shape == (4000, 2, 3)
+    assert np.allclose(a.mean(1), mean, atol=0.5) and np.allclose(b.mean(0), mean, atol=0.5)
+    assert np.all(a[0, :, 0] <= 10) and np.all(a[1, :, 0] == 0)
+    out = np.empty((2, 3, 4000))
+    assert sampler.sample(np.random.default_rng(3), 4000, axis=2, out=out) is out
+    assert np.allclose(out.mean(2), mean, atol=0.5)
+    with pytest.raises(ValueError, match="out"):
+        sampler.sample(np.random.default_rng(0), 4000, axis=1, out=out)
+    with pytest.raises(ValueError, match="axis"):
+        sampler.sample(np.random.default_rng(0), 2, axis=3)
+    with pytest.raises(ValueError, match="mean"):
+        signals.CappedPoisson(np.array([-1.0]), 3)
+    with pytest.raises(ValueError, match="cap"):
+        signals.CappedPoisson(np.array([1.0]), 2.5)

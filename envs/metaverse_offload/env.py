@@ -15,11 +15,11 @@ from ..backlog import (
 )
 from ..backlog import (
     amount_score,
-    batch_amount,
+    batch_amounts,
     draw_jobs,
-    place,
+    place_all,
     proportional_scores,
-    serve_edf,
+    serve_edf_all,
 )
 from ..carbon import G_PER_KG, J_PER_KWH, MAX_INTENSITY_KG_PER_KWH
 from ..core import (
@@ -41,6 +41,15 @@ PV_SCALE_KW = 5.0  # on-site PV output
 ARRIVAL_CAP = 3.0  # a user's requests in a slot are capped at 3x its peak mean (Poisson tail)
 FORECAST_NEAR = 4  # slots averaged for the "next hour" forecasts
 FORECAST_FAR = 16  # slots averaged for the "next four hours" forecasts
+
+
+def _copies_innermost(x: np.ndarray) -> np.ndarray:
+    """``x`` (B, ...) as a (B, ...) view of an array that holds the copies innermost in memory
+    (the layout the kernels' loops over copies vectorise on): ``x`` itself if it does (or B is
+    1), else a copy."""
+    if x.shape[0] == 1 or x.strides[0] == x.itemsize:
+        return x
+    return np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 0, -1)), -1, 0)
 
 
 def _dbm_to_w(dbm: float) -> float:
@@ -233,6 +242,8 @@ class MetaverseOffloadCore(BatchedCore):
         self.levels = np.asarray(p.step_levels, float)
         self.quality = np.asarray(p.quality_levels, float)
         self.K = len(self.levels)
+        self._levels_t = tuple(float(x) for x in self.levels)  # the step kernel's unrolled loop
+        self._quality_t = tuple(float(x) for x in self.quality)
         self.D = p.batch_slack_slots[1] + 1  # backlog buckets: work due in 0..D-1 slots
         self.dt_h = p.slot_minutes / 60.0
         self.act_dim = U * (S + 1) + 1 + 2 * S
@@ -262,13 +273,23 @@ class MetaverseOffloadCore(BatchedCore):
         # VR use peaks in the evening; at night about a third of the peak rate
         self.diurnal = signals.diurnal_arrival_rate(hod, peak_hour=20.0, depth=0.7)  # (H,)
         self._glob = time_features(self.horizon, p.slot_minutes)
+        self._arrivals: signals.CappedPoisson | None = None  # fast_draws' request sampler
+        self._buffers: dict[str, np.ndarray] = {}  # fast_draws' episode arrays
         self._reward = np.zeros(batch_size)
         self._info = np.zeros((batch_size, len(self.info_keys)))
         self._obs = np.zeros((batch_size, self.obs_dim), np.float32)
+        work, iwork = _work_shape(batch_size, self.act_dim, S)
+        self._work, self._iwork = np.zeros(work), np.zeros(iwork, np.int64)
+        # the step kernel's per-site parameters, one row each (see _step)
+        self._sites = np.stack([self.cap, self.cap_share, self.tau, self.step_j, self.idle_kwh,
+                                self.pue, self.backhaul_s, self.bat_kwh, self.bat_kw])  # fmt: skip
 
     # -- episode generation ---------------------------------------------------------------
     def reset(self, rng: np.random.Generator) -> None:
-        p, B, H, U, S = self.p, self.batch_size, self.horizon, self.U, self.S
+        if self.fast_draws:
+            self._reset_fast(rng)
+            return
+        p, B, H, U = self.p, self.batch_size, self.horizon, self.U
         hours = signals.hours_needed(p.slot_minutes, H)
         per_slot = lambda x: signals.hourly_to_slots(x, p.slot_minutes, H)  # noqa: E731
         ci = per_slot(signals.sample_intensity(self.sources, rng, B, hours, 0))
@@ -298,22 +319,115 @@ class MetaverseOffloadCore(BatchedCore):
         snr = _dbm_to_w(p.tx_power_dbm) * 10.0 ** (gain_db / 10.0) / noise_w
         size_bit = rng.uniform(*p.request_mbit, size=(B, H, U)) * 1e6
         self.upload_s = size_bit / (band * np.log2(1.0 + snr))
-        self.deadline = rng.uniform(*p.deadline_s, size=(B, U))
+        self._start_day(rng)
+
+    def _start_day(self, rng: np.random.Generator) -> None:
+        """Draw the deadlines, batch jobs and battery charges and set the day's start state."""
+        p, B, H, U, S = self.p, self.batch_size, self.horizon, self.U, self.S
+        if self.fast_draws:  # drawn with the copies innermost
+            self.deadline = rng.uniform(*p.deadline_s, size=(U, B)).T
+        else:
+            self.deadline = rng.uniform(*p.deadline_s, size=(B, U))
         # Deferrable batch AIGC jobs (work due after the day has a terminal cost).
         self.batch_arrivals, self.batch_due = draw_jobs(
             rng, B, H, p.batch_steps_per_slot, p.batch_slack_slots
         )
-        self.soc = self.bat_kwh * rng.uniform(0.2, 0.8, size=(B, S))
-        self.soc0 = self.soc.copy()
+        if self.fast_draws:
+            self.soc = (self.bat_kwh[:, None] * rng.uniform(0.2, 0.8, size=(S, B))).T
+        else:
+            self.soc = self.bat_kwh * rng.uniform(0.2, 0.8, size=(B, S))
+        self.soc0 = self.soc.copy(order="K")
         self.co2_kg = np.zeros(B)  # emitted so far today
-        self.backlog = np.zeros((B, self.D))
+        self.backlog = np.zeros((self.D, B)).T
         self.backlog[np.arange(B), self.batch_due[:, 0]] += self.batch_arrivals[:, 0]
+        self.forecast = None  # summed by _prepare, once the episode's arrays are final
         self.t = 0
 
+    def _prepare(self) -> None:
+        """Before the first observation or step of an episode (after ``reset``, and after
+        :func:`~lowcarbon.envs.core.copy_episodes` has filled the copies): store the episode
+        arrays with the copies innermost, the layout the kernels' loops over copies vectorise
+        on (``fast_draws`` draws them so), and sum the forecasts."""
+        B, H, S = self.batch_size, self.horizon, self.S
+        for name in ("ci", "ci_end", "price", "pv_kw", "n_req", "upload_s", "deadline", "soc",
+                     "soc0", "backlog"):  # fmt: skip
+            setattr(self, name, _copies_innermost(getattr(self, name)))
+        # (B, H, 3, S) view of a (H, 3, S, B) array, from (H, S, B) views of the signals
+        forecast = self._buffer("forecast", (H, 3, S * B)) if self.fast_draws else None
+        forecast = np.empty((H, 3, S * B)) if forecast is None else forecast
+        site_major = lambda x: x.transpose(1, 2, 0).reshape(H, S * B)  # noqa: E731
+        _forecasts(site_major(self.ci), site_major(self.pv_kw), forecast)
+        self.forecast = forecast.reshape(H, 3, S, B).transpose(3, 0, 1, 2)
+
+    def _buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """An array that ``fast_draws`` resets draw into, kept from one reset to the next
+        (fresh arrays cost page faults, whose time varies)."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[name] = np.empty(shape)
+        return buf
+
+    def _reset_fast(self, rng: np.random.Generator) -> None:
+        """:meth:`reset` with ``fast_draws``: the same distributions, drawn by faster samplers.
+
+        The draws come from an SFC64 generator seeded from ``rng`` (faster than PCG64);
+        requests by inverse CDF (:class:`~lowcarbon.envs.signals.CappedPoisson`, tables built
+        on the first call), the radio draws in a numba loop and their transcendentals in place.
+        The arrays are (B, ...) views of arrays with the copies innermost, (H, U, B) per user and
+        (H, S, B) per site, ``deadline`` (U, B), ``soc``, ``soc0`` and ``ci_end`` (S, B) and
+        ``backlog`` (D, B), so that the kernels' loops over copies run over adjacent entries
+        and vectorise. The largest arrays are drawn into the same memory at every reset.
+        """
+        p, B, H, U = self.p, self.batch_size, self.horizon, self.U
+        # the day's draws come from a stream seeded by ``rng``: SFC64 is faster than PCG64
+        rng = np.random.Generator(np.random.SFC64(rng.integers(2**63)))
+        hours = signals.hours_needed(p.slot_minutes, H)
+        hour = (np.arange(H) * p.slot_minutes) // 60  # as signals.hourly_to_slots
+
+        def slots(hourly: np.ndarray, name: str) -> np.ndarray:  # (B, hours, ...) -> (H, ..., B)
+            hourly = np.ascontiguousarray(np.moveaxis(hourly, 0, -1))
+            return np.take(hourly, hour, axis=0, out=self._buffer(name, (H, *hourly.shape[1:])))
+
+        ci = signals.sample_intensity(self.sources, rng, B, hours, 0)
+        ci = slots(np.minimum(ci, MAX_INTENSITY_KG_PER_KWH), "ci")  # (H,S,B)
+        self.ci = ci.transpose(2, 0, 1)
+        ci_end = ci.mean(0)  # (S,B), the end effects of reset
+        self.ci_end = ci_end.T
+        self.leftover_kg_per_step = (self.site_kwh_per_step()[:, None] * ci_end).mean(0)
+        price = [signals.electricity_price(m, rng, B, hours, 0) for m in self.markets]
+        self.price = slots(np.stack(price, -1), "price").transpose(2, 0, 1)
+        pv = signals.pv_power_per_kwp(rng, B, hours, 0)[:, hour].T  # (H,B), one weather
+        pv_kw = self._buffer("pv_kw", (H, len(p.pv_kwp), B))
+        np.multiply(pv[:, None, :], np.asarray(p.pv_kwp)[:, None], out=pv_kw)
+        self.pv_kw = pv_kw.transpose(2, 0, 1)
+        if self._arrivals is None:
+            mean = self.diurnal[:, None] * self.rate
+            self._arrivals = signals.CappedPoisson(mean, np.broadcast_to(self.n_cap, mean.shape))
+        n_req = self._arrivals.sample(rng, B, axis=2, out=self._buffer("n_req", (H, U, B)))
+        self.n_req = n_req.transpose(2, 0, 1)
+        # upload time as in reset: snr = P_tx 10^(gain_db / 10) / noise, with gain_db = shadowing
+        # - path loss, the transcendentals in place in numpy (vectorised)
+        band = p.bandwidth_hz / U
+        noise_w = _dbm_to_w(p.noise_dbm) * band / p.bandwidth_hz
+        dist, gain, upload = self._buffer("uplink", (3, H, U, B))
+        _uplink_draws(rng, p.distance_m, p.shadowing_db, p.request_mbit, dist, gain, upload)
+        gain -= signals.path_loss_db(dist, out=dist)  # dB
+        gain *= math.log(10.0) / 10.0
+        snr = np.exp(gain, out=gain)
+        snr *= _dbm_to_w(p.tx_power_dbm) / noise_w
+        snr += 1.0
+        rate = np.log2(snr, out=snr)
+        rate *= band  # bit/s
+        upload /= rate
+        self.upload_s = upload.transpose(2, 0, 1)
+        self._start_day(rng)
+
     def observe(self) -> np.ndarray:
+        if self.forecast is None:
+            self._prepare()
         _observe(
             min(self.t, self.horizon - 1), self.n_req, self.rate, self.upload_s, self.deadline,
-            self.ci, self.pv_kw, self.soc, self.soc0, self.bat_kwh, self.backlog,
+            self.ci, self.forecast, self.pv_kw, self.soc, self.soc0, self.bat_kwh, self.backlog,
             self.batch_scale, self.co2_kg, self.p.carbon_allowance_kg, self._glob, self._obs,
         )  # fmt: skip
         return self._obs.copy()
@@ -323,16 +437,18 @@ class MetaverseOffloadCore(BatchedCore):
         if self.t >= self.horizon:
             raise RuntimeError("episode is over: call reset()")
         check_and_clip(action)
-        t, H = self.t, self.horizon
-        nxt = min(t + 1, H - 1)
+        if self.forecast is None:
+            self._prepare()
+        t = self.t
+        nxt = min(t + 1, self.horizon - 1)
+        # slices taken here, not in the kernel: numba then compiles for their actual layout
         _step(
-            action, t, H, self.n_req[:, t], self.upload_s[:, t], self.deadline, self.ci[:, t],
-            self.price[:, t], self.pv_kw[:, t], self.ci_end, self.leftover_kg_per_step,
-            self.soc0, self.levels, self.quality,
-            self.cap, self.cap_share, self.tau, self.step_j, self.idle_kwh, self.pue,
-            self.backhaul_s, self.bat_kwh, self.bat_kw, self.eta, self.dt_h, self.soc,
-            self.co2_kg, self.backlog, self.batch_arrivals[:, nxt], self.batch_due[:, nxt] - nxt,
-            self._weights, self._reward, self._info,
+            action, t, self.horizon, self.n_req[:, t], self.upload_s[:, t], self.deadline,
+            self.ci[:, t], self.price[:, t], self.pv_kw[:, t], self.ci_end,
+            self.leftover_kg_per_step, self.soc0, self.levels, self.quality, self._sites,
+            self.eta, self.dt_h, self.soc, self.co2_kg, self.backlog, self.batch_arrivals[:, nxt],
+            self.batch_due[:, nxt], nxt, self._weights, self._reward, self._info, self._work,
+            self._iwork, self._levels_t, self._quality_t,
         )  # fmt: skip
         self.t += 1
         return self._reward.copy(), self._info.copy()
@@ -357,195 +473,343 @@ class MetaverseOffloadCore(BatchedCore):
 
 
 @njit(cache=True)
-def _observe(t, n_req, rate, upload_s, deadline, ci, pv_kw, soc, soc0, bat_kwh, backlog,
-             batch_scale, co2_kg, allowance, glob, out):  # fmt: skip
-    B, H, U = n_req.shape
-    S = ci.shape[2]
-    D = backlog.shape[1]
-    for b in range(B):
-        k = 0
-        for u in range(U):
-            out[b, k] = n_req[b, t, u] / rate[u]
-            out[b, k + 1] = upload_s[b, t, u] / UPLOAD_SCALE_S
-            out[b, k + 2] = deadline[b, u] / DEADLINE_SCALE_S
-            k += 3
-        for s in range(S):
-            near = 0.0
-            for j in range(1, FORECAST_NEAR + 1):
-                near += ci[b, min(t + j, H - 1), s]
-            far = 0.0
-            for j in range(FORECAST_NEAR + 1, FORECAST_FAR + 1):
-                far += ci[b, min(t + j, H - 1), s]
-            pv_near = 0.0
-            for j in range(1, FORECAST_NEAR + 1):
-                pv_near += pv_kw[b, min(t + j, H - 1), s]
-            out[b, k] = ci[b, t, s] / CI_SCALE_KG_PER_KWH
-            out[b, k + 1] = near / FORECAST_NEAR / CI_SCALE_KG_PER_KWH
-            out[b, k + 2] = far / (FORECAST_FAR - FORECAST_NEAR) / CI_SCALE_KG_PER_KWH
-            out[b, k + 3] = pv_kw[b, t, s] / PV_SCALE_KW
-            out[b, k + 4] = pv_near / FORECAST_NEAR / PV_SCALE_KW
-            if bat_kwh[s] > 0:
-                out[b, k + 5] = soc[b, s] / bat_kwh[s]
-                out[b, k + 6] = (soc[b, s] - soc0[b, s]) / bat_kwh[s]  # the end effect's base
-            else:
-                out[b, k + 5] = 0.0
-                out[b, k + 6] = 0.0
-            k += 7
-        total = 0.0
-        soon = 0.0
-        pace = 0.0
-        for j in range(D):
-            total += backlog[b, j]
-            pace += backlog[b, j] / (j + 1)
-            if j < FORECAST_NEAR:
-                soon += backlog[b, j]
-        out[b, k] = total / batch_scale
-        out[b, k + 1] = soon / batch_scale
-        out[b, k + 2] = pace / batch_scale * FORECAST_FAR / FORECAST_NEAR
-        out[b, k + 3] = (allowance - co2_kg[b]) / allowance
-        for j in range(3):
-            out[b, k + 4 + j] = glob[t, j]
-        for j in range(out.shape[1]):
-            out[b, j] = min(max(out[b, j], -OBS_BOUND), OBS_BOUND)
+def _uplink_draws(rng, distance_m, shadowing_db, request_mbit, dist, shadow_db, size_bit):
+    """Fill ``dist`` ~ U(distance_m), ``shadow_db`` ~ N(0, shadowing_db^2) and ``size_bit`` ~
+    U(request_mbit) * 1e6 from ``rng``, element by element (C-contiguous arrays)."""
+    d = dist.reshape(-1)
+    g = shadow_db.reshape(-1)
+    z = size_bit.reshape(-1)
+    d_lo, d_span = distance_m[0], distance_m[1] - distance_m[0]
+    z_lo, z_span = request_mbit[0] * 1e6, (request_mbit[1] - request_mbit[0]) * 1e6
+    for i in range(d.size):
+        d[i] = d_lo + d_span * rng.random()
+        g[i] = shadowing_db * rng.standard_normal()
+        z[i] = z_lo + z_span * rng.random()
 
 
 @njit(cache=True)
+def _forecasts(ci, pv_kw, out):
+    """Sums behind the perfect forecasts the observation shows, for every slot ``t`` and every
+    copy and site ``i``, from (H, N) time-major signals: ``out[t, 0, i]`` the intensity over the
+    next ``FORECAST_NEAR`` slots, ``out[t, 1, i]`` over the ``FORECAST_FAR - FORECAST_NEAR``
+    after them, ``out[t, 2, i]`` the PV output over the next ``FORECAST_NEAR`` slots (slots past
+    the day repeat its last one). Each sum adds its slots in order, from 0."""
+    H, N = ci.shape
+    for t in range(H):
+        near = out[t, 0]
+        far = out[t, 1]
+        pv_near = out[t, 2]
+        for i in range(N):
+            near[i] = 0.0
+            far[i] = 0.0
+            pv_near[i] = 0.0
+        for j in range(1, FORECAST_NEAR + 1):
+            c = ci[min(t + j, H - 1)]
+            pv = pv_kw[min(t + j, H - 1)]
+            for i in range(N):
+                near[i] += c[i]
+                pv_near[i] += pv[i]
+        for j in range(FORECAST_NEAR + 1, FORECAST_FAR + 1):
+            c = ci[min(t + j, H - 1)]
+            for i in range(N):
+                far[i] += c[i]
+
+
+@njit(cache=True, error_model="numpy")
+def _observe(t, n_req, rate, upload_s, deadline, ci, forecast, pv_kw, soc, soc0, bat_kwh,
+             backlog, batch_scale, co2_kg, allowance, glob, out):  # fmt: skip
+    """Observations of every copy at slot ``t`` (``forecast`` from :func:`_forecasts`, ``glob``
+    the time features), feature by feature over all copies. Each is clipped to [-OBS_BOUND,
+    OBS_BOUND] and rounded to float32 (in either order alike: the bounds are float32
+    numbers)."""
+    B, _, U = n_req.shape
+    S = ci.shape[2]
+    D = backlog.shape[1]
+    n_now, upload_now, ci_now, pv_now = n_req[:, t], upload_s[:, t], ci[:, t], pv_kw[:, t]
+    forecast_now, time_now = forecast[:, t], glob[t]
+    lo, hi = -OBS_BOUND, OBS_BOUND
+    for u in range(U):
+        k = 3 * u
+        r = rate[u]
+        for b in range(B):
+            out[b, k] = min(max(n_now[b, u] / r, lo), hi)
+            out[b, k + 1] = min(max(upload_now[b, u] / UPLOAD_SCALE_S, lo), hi)
+            out[b, k + 2] = min(max(deadline[b, u] / DEADLINE_SCALE_S, lo), hi)
+    for s in range(S):
+        k = 3 * U + 7 * s
+        full = bat_kwh[s]
+        for b in range(B):
+            near = forecast_now[b, 0, s] / FORECAST_NEAR / CI_SCALE_KG_PER_KWH
+            far = forecast_now[b, 1, s] / (FORECAST_FAR - FORECAST_NEAR) / CI_SCALE_KG_PER_KWH
+            pv_near = forecast_now[b, 2, s] / FORECAST_NEAR / PV_SCALE_KW
+            charge = soc[b, s] / full if full > 0 else 0.0
+            change = (soc[b, s] - soc0[b, s]) / full if full > 0 else 0.0  # the end effect's base
+            out[b, k] = min(max(ci_now[b, s] / CI_SCALE_KG_PER_KWH, lo), hi)
+            out[b, k + 1] = min(max(near, lo), hi)
+            out[b, k + 2] = min(max(far, lo), hi)
+            out[b, k + 3] = min(max(pv_now[b, s] / PV_SCALE_KW, lo), hi)
+            out[b, k + 4] = min(max(pv_near, lo), hi)
+            out[b, k + 5] = min(max(charge, lo), hi)
+            out[b, k + 6] = min(max(change, lo), hi)
+    total = np.zeros(B)
+    soon = np.zeros(B)
+    pace = np.zeros(B)
+    for j in range(D):
+        for b in range(B):
+            x = backlog[b, j]
+            total[b] += x
+            pace[b] += x / (j + 1)
+        if j < FORECAST_NEAR:
+            for b in range(B):
+                soon[b] += backlog[b, j]
+    k = 3 * U + 7 * S
+    for b in range(B):
+        out[b, k] = min(max(total[b] / batch_scale, lo), hi)
+        out[b, k + 1] = min(max(soon[b] / batch_scale, lo), hi)
+        out[b, k + 2] = min(max(pace[b] / batch_scale * FORECAST_FAR / FORECAST_NEAR, lo), hi)
+        out[b, k + 3] = min(max((allowance - co2_kg[b]) / allowance, lo), hi)
+        for j in range(3):
+            out[b, k + 4 + j] = min(max(time_now[j], lo), hi)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _route(levels, quality, tau, level, slack0, backhaul, score, cap_share, wsum, n, load,
+           served_n, served_q, B):  # fmt: skip
+    """One user's requests at one site, for every copy: the share routed there (``score`` its
+    routing score, ``wsum`` the sum of the user's weights) runs at the highest level up to the
+    chosen one that meets the deadline (none: not started, missed). Adds the steps, requests
+    and quality-weighted requests admitted to ``load``, ``served_n`` and ``served_q``."""
+    for b in range(B):
+        w = wsum[b]
+        f = cap_share * (score[b] + 1.0) * 0.5 / w if w > 0.0 else cap_share
+        r = n[b] * f
+        k = level[b]
+        slack = slack0[b] - backhaul
+        while k >= 0 and levels[k] * tau > slack:
+            k -= 1
+        if k >= 0:
+            load[b] += r * levels[k]
+            served_n[b] += r
+            served_q[b] += r * quality[k]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _route_unrolled(levels, quality, tau, level, slack0, backhaul, score, cap_share, wsum, n,
+                    load, served_n, served_q, B):  # fmt: skip
+    """:func:`_route` with ``levels`` and ``quality`` as tuples: numba compiles it for their
+    length, the loop over levels unrolls and the loop over copies vectorises (branch-free).
+    The levels that meet the deadline are a prefix (the compute times ``levels[k] * tau``
+    increase with ``k``), as are those up to the chosen one, so the level run is the last one
+    in both; the sums add the same terms as :func:`_route` (``+0.0`` where it adds nothing)."""
+    first = levels[0] * tau
+    for b in range(B):
+        w = wsum[b]
+        f = cap_share * (score[b] + 1.0) * 0.5 / w if w > 0.0 else cap_share
+        r = n[b] * f
+        slack = slack0[b] - backhaul
+        chosen = level[b]
+        steps = 0.0
+        q = 0.0
+        for k in range(len(levels)):
+            run = (levels[k] * tau <= slack) & (k <= chosen)
+            steps = levels[k] if run else steps
+            q = quality[k] if run else q
+        load[b] += r * steps
+        served_n[b] += r * (1.0 if first <= slack else 0.0)
+        served_q[b] += r * q
+
+
+#: step levels up to which the step's routing loop is unrolled (more take a slower loop)
+_LEVELS_UNROLLED = 16
+
+
+def _work_shape(batch: int, act_dim: int, n_sites: int) -> tuple[tuple[int, int], ...]:
+    """Shapes of the float and int scratch arrays of :func:`_step`: the action transposed and
+    per-site and per-copy rows, each padded to ``batch + 8`` entries (rows a multiple of
+    4 KiB apart would share cache sets when a loop walks down a column)."""
+    return (act_dim + 6 * n_sites + _N_VECTORS, batch + 8), (2, batch + 8)
+
+
+_N_VECTORS = 26  # (B,) rows of _step's scratch
+
+
+@njit(cache=True, error_model="numpy")
 def _step(
     action, t, H, n_req, upload_s, deadline, ci, price, pv_kw, ci_end, leftover_kg, soc0,
-    levels, quality, cap, cap_share, tau, step_j, idle_kwh, pue, backhaul_s, bat_kwh, bat_kw,
-    eta, dt_h, soc, co2_kg, backlog, next_arrivals, next_slack, weights, out_reward, out_info,
+    levels, quality, sites, eta, dt_h, soc, co2_kg, backlog, next_arrivals, next_due, nxt,
+    weights, out_reward, out_info, work, iwork, levels_t, quality_t,
 ):  # fmt: skip
-    """One slot for every copy: decode the action, then score it (model in the env docstring).
+    """Slot ``t`` for every copy: decode the action, then score it (model in the env docstring).
 
-    Mutates ``soc`` and ``backlog``; writes ``out_reward`` (B,) and ``out_info`` (B, n_info).
+    The per-slot arrays are slot ``t``'s (B, ...) slices, ``next_arrivals`` and ``next_due``
+    those of the batch jobs of slot ``nxt``. ``sites`` holds the per-site parameters, a row
+    each: capacity, capacity share, seconds per step, step energy, idle energy, PUE, backhaul
+    delay, battery capacity and power. Mutates
+    ``soc`` and ``backlog``; writes ``out_reward`` (B,) and ``out_info`` (B, n_info); ``work``
+    and ``iwork`` are scratch (:func:`_work_shape`); ``levels_t`` and ``quality_t`` are
+    ``levels`` and ``quality`` as tuples (for :func:`_route_unrolled`).
+
+    The action is first transposed (a column per copy); then every stage runs as loops over
+    all copies, innermost and branch-free, which vectorise where the copies' entries are
+    adjacent in memory (the ``fast_draws`` layouts). Each copy's arithmetic is that of the
+    copy-by-copy loop this replaced, operation for operation, so the results are the same to
+    the bit in every layout.
     """
     B, U = n_req.shape
-    S = cap.shape[0]
+    S = sites.shape[1]
     K = levels.shape[0]
+    cap, cap_share, tau, step_j, idle_kwh = sites[0], sites[1], sites[2], sites[3], sites[4]
+    pue, backhaul_s, bat_kwh, bat_kw = sites[5], sites[6], sites[7], sites[8]
     w_q, w_miss, w_co2, w_bd, ref = weights[0], weights[1], weights[2], weights[3], weights[4]
     w_exc, allowance = weights[5], weights[6]
     eta_c, eta_d = eta[0], eta[1]
-    share = np.zeros(S)
-    load = np.zeros(S)
-    served_q = np.zeros(S)  # quality-weighted requests admitted on time, per site
-    served_n = np.zeros(S)
-    served_steps = np.zeros(S)
-    level = np.zeros(U, np.int64)
-    batch_run = np.zeros(S)
-    room = np.zeros(S)
+    last = t == H - 1
+    # scratch: the action transposed (a column per copy), then rows per site and per copy
+    A = action.shape[1]
+    act = work[:A]
+    site = work[A : A + 6 * S].reshape(6, S, work.shape[1])
+    load, served_n, served_q, it_steps, room, batch_run = (
+        site[0], site[1], site[2], site[3], site[4], site[5]
+    )  # fmt: skip
+    v = work[A + 6 * S :]
+    n_total, n_served, q_sum, steps_int, want, placed = v[0], v[1], v[2], v[3], v[4], v[5]
+    dropped, backlog_left, energy, grid, co2, cost = v[6], v[7], v[8], v[9], v[10], v[11]
+    pv_used, soc_sum, term, n_missed, r_quality, r_miss = v[12], v[13], v[14], v[15], v[16], v[17]
+    r_bd, r_co2, r_term, r_exc, over, wsum = v[18], v[19], v[20], v[21], v[22], v[23]
+    n_u, slack0, level, next_slack = v[24], v[25], iwork[0], iwork[1]
     for b in range(B):
-        # -- interactive requests: level, routing, deadline check, capacity --
+        next_slack[b] = next_due[b] - nxt
+    for b in range(B):
+        for i in range(A):
+            act[i, b] = action[b, i]
+    # -- interactive requests: level, routing, deadline check at each site, capacity --
+    for s in range(S):
+        for b in range(B):
+            load[s, b] = 0.0
+            served_n[s, b] = 0.0
+            served_q[s, b] = 0.0
+    for b in range(B):
+        n_total[b] = 0.0
+    for u in range(U):
+        c = u * (S + 1)
+        for b in range(B):
+            k = math.floor((act[c, b] + 1.0) * 0.5 * (K - 1) + 0.5)
+            level[b] = min(max(k, 0), K - 1)
+            wsum[b] = 0.0
         for s in range(S):
-            load[s] = 0.0
-            served_q[s] = 0.0
-            served_n[s] = 0.0
-            served_steps[s] = 0.0
-        n_total = 0.0
-        for u in range(U):
-            k = math.floor((action[b, u * (S + 1)] + 1.0) * 0.5 * (K - 1) + 0.5)
-            level[u] = min(max(k, 0), K - 1)
-            wsum = 0.0
-            for s in range(S):
-                share[s] = cap_share[s] * (action[b, u * (S + 1) + 1 + s] + 1.0) * 0.5
-                wsum += share[s]
+            for b in range(B):
+                wsum[b] += cap_share[s] * (act[c + 1 + s, b] + 1.0) * 0.5
+        for b in range(B):
             n = n_req[b, u]
-            n_total += n
-            for s in range(S):
-                f = share[s] / wsum if wsum > 0.0 else cap_share[s]
-                r = n * f
-                # a site runs the highest level up to the chosen one that meets the deadline;
-                # if none does, it does not start the request (missed)
-                k = level[u]
-                slack = deadline[b, u] - upload_s[b, u] - backhaul_s[s]
-                while k >= 0 and levels[k] * tau[s] > slack:
-                    k -= 1
-                if k >= 0:
-                    load[s] += r * levels[k]
-                    served_n[s] += r
-                    served_q[s] += r * quality[k]
-        n_served = 0.0
-        q_sum = 0.0
-        steps_int = 0.0
+            n_u[b] = n
+            n_total[b] += n
+            slack0[b] = deadline[b, u] - upload_s[b, u]
         for s in range(S):
-            admit = 1.0 if load[s] <= cap[s] else cap[s] / load[s]  # over-full: same share each
-            served_steps[s] = load[s] * admit
-            n_served += served_n[s] * admit
-            q_sum += served_q[s] * admit
-            steps_int += served_steps[s]
-        # -- batch work: amount, split over sites by spare capacity, earliest deadline first --
-        base = U * (S + 1)
-        for s in range(S):
-            room[s] = cap[s] - served_steps[s]
-        want = batch_amount(action[b, base], backlog[b])
-        placed = place(want, room, action[b, base + 1 : base + 1 + S], batch_run)
-        dropped, backlog_left = serve_edf(backlog[b], placed, next_arrivals[b], next_slack[b],
-                                          t + 1 < H)  # fmt: skip
-        # -- energy: IT (idle + steps) times PUE, on-site PV, battery, grid --
-        energy = 0.0
-        grid = 0.0
-        co2 = 0.0
-        cost = 0.0
-        pv_used = 0.0
-        soc_sum = 0.0
-        term = 0.0
-        for s in range(S):
-            site = (idle_kwh[s] + step_j[s] * (served_steps[s] + batch_run[s]) / J_PER_KWH) * pue[s]
-            pv = pv_kw[b, s] * dt_h
-            p = action[b, base + 1 + S + s] * bat_kw[s]  # kW, + charges
-            p = min(p, (bat_kwh[s] - soc[b, s]) / (eta_c * dt_h))
-            # a behind-the-meter battery discharges at most the site's draw beyond its PV
-            p = max(p, -soc[b, s] * eta_d / dt_h, -max(site - pv, 0.0) / dt_h)
-            if p > 0.0:
-                soc[b, s] += eta_c * p * dt_h
+            if K <= _LEVELS_UNROLLED:
+                _route_unrolled(levels_t, quality_t, tau[s], level, slack0, backhaul_s[s],
+                                act[c + 1 + s], cap_share[s], wsum, n_u, load[s], served_n[s],
+                                served_q[s], B)  # fmt: skip
             else:
-                soc[b, s] += p / eta_d * dt_h
-            soc[b, s] = min(max(soc[b, s], 0.0), bat_kwh[s])
+                _route(levels, quality, tau[s], level, slack0, backhaul_s[s], act[c + 1 + s],
+                       cap_share[s], wsum, n_u, load[s], served_n[s], served_q[s], B)  # fmt: skip
+    for b in range(B):
+        n_served[b] = 0.0
+        q_sum[b] = 0.0
+        steps_int[b] = 0.0
+    for s in range(S):
+        full = cap[s]
+        for b in range(B):
+            x = load[s, b]
+            admit = 1.0 if x <= full else full / x  # over-full: same share each
+            x *= admit
+            it_steps[s, b] = x
+            n_served[b] += served_n[s, b] * admit
+            q_sum[b] += served_q[s, b] * admit
+            steps_int[b] += x
+    # -- batch work: amount, split over sites by spare capacity, earliest deadline first --
+    for s in range(S):
+        for b in range(B):
+            room[s, b] = cap[s] - it_steps[s, b]
+    base = U * (S + 1)
+    batch_amounts(act[base, :B], backlog, want[:B])
+    place_all(want[:B], room[:, :B], act[base + 1 : base + 1 + S, :B], batch_run[:, :B],
+              placed[:B])  # fmt: skip
+    serve_edf_all(backlog, placed[:B], next_arrivals, next_slack[:B], t + 1 < H, dropped[:B],
+                  backlog_left[:B])  # fmt: skip
+    # -- energy: IT (idle + steps) times PUE, on-site PV, battery, grid --
+    for b in range(B):
+        energy[b] = 0.0
+        grid[b] = 0.0
+        co2[b] = 0.0
+        cost[b] = 0.0
+        pv_used[b] = 0.0
+        soc_sum[b] = 0.0
+        term[b] = 0.0
+    for s in range(S):
+        idle, sj, pu, full, kw = idle_kwh[s], step_j[s], pue[s], bat_kwh[s], bat_kw[s]
+        for b in range(B):
+            site = (idle + sj * (it_steps[s, b] + batch_run[s, b]) / J_PER_KWH) * pu
+            pv = pv_kw[b, s] * dt_h
+            x = soc[b, s]
+            p = act[base + 1 + S + s, b] * kw  # kW, + charges
+            p = min(p, (full - x) / (eta_c * dt_h))
+            # a behind-the-meter battery discharges at most the site's draw beyond its PV
+            p = max(p, -x * eta_d / dt_h, -max(site - pv, 0.0) / dt_h)
+            x += eta_c * p * dt_h if p > 0.0 else p / eta_d * dt_h
+            x = min(max(x, 0.0), full)
+            soc[b, s] = x
             net = site + p * dt_h - pv
             imp = max(net, 0.0)
-            pv_used += min(pv, max(site + p * dt_h, 0.0))  # PV that met the site's own draw
-            energy += site
-            grid += imp
-            co2 += imp * ci[b, s]
-            cost += imp * price[b, s] / 1000.0
-            soc_sum += soc[b, s] / bat_kwh[s] if bat_kwh[s] > 0.0 else 0.0
-            if t == H - 1:  # end below the starting charge: buy the shortfall back
-                term += max(soc0[b, s] - soc[b, s], 0.0) * ci_end[b, s]
-        n_missed = max(n_total - n_served, 0.0)
-        r_quality = w_q * q_sum / ref
-        r_miss = -w_miss * n_missed / ref
-        r_bd = -w_bd * dropped / 1000.0 / ref
-        r_co2 = -w_co2 * co2 * G_PER_KG / ref
-        r_term = -(w_co2 + w_exc) * term * G_PER_KG / ref
-        if t == H - 1:  # work due after the day runs tomorrow, under a fresh allowance
-            r_term -= w_co2 * backlog_left * leftover_kg[b] * G_PER_KG / ref
+            pv_used[b] += min(pv, max(site + p * dt_h, 0.0))  # PV that met the site's own draw
+            energy[b] += site
+            grid[b] += imp
+            co2[b] += imp * ci[b, s]
+            cost[b] += imp * price[b, s] / 1000.0
+            soc_sum[b] += x / full if full > 0.0 else 0.0
+        if last:  # end below the starting charge: buy the shortfall back
+            for b in range(B):
+                term[b] += max(soc0[b, s] - soc[b, s], 0.0) * ci_end[b, s]
+    # -- rewards --
+    for b in range(B):
+        n_missed[b] = max(n_total[b] - n_served[b], 0.0)
+        r_quality[b] = w_q * q_sum[b] / ref
+        r_miss[b] = -w_miss * n_missed[b] / ref
+        r_bd[b] = -w_bd * dropped[b] / 1000.0 / ref
+        r_co2[b] = -w_co2 * co2[b] * G_PER_KG / ref
+        r_term[b] = -(w_co2 + w_exc) * term[b] * G_PER_KG / ref
+    if last:  # work due after the day runs tomorrow, under a fresh allowance
+        for b in range(B):
+            r_term[b] -= w_co2 * backlog_left[b] * leftover_kg[b] * G_PER_KG / ref
+    for b in range(B):
         over_before = max(co2_kg[b] - allowance, 0.0)
-        co2_kg[b] += co2
-        over = max(co2_kg[b] - allowance, 0.0)
-        r_exc = -w_exc * (over - over_before) * G_PER_KG / ref
-        out_reward[b] = r_quality + r_miss + r_bd + r_co2 + r_exc + r_term
+        co2_kg[b] += co2[b]
+        over[b] = max(co2_kg[b] - allowance, 0.0)
+        r_exc[b] = -w_exc * (over[b] - over_before) * G_PER_KG / ref
+        out_reward[b] = r_quality[b] + r_miss[b] + r_bd[b] + r_co2[b] + r_exc[b] + r_term[b]
+    for b in range(B):
         info = out_info[b]
-        info[I_ENERGY] = energy
-        info[I_GRID] = grid
-        info[I_CO2] = co2
-        info[I_COST] = cost
-        info[I_PV] = pv_used
-        info[I_NREQ] = n_total
-        info[I_NSERVED] = n_served
-        info[I_NMISSED] = n_missed
-        info[I_SERVED_RATIO] = n_served / n_total if n_total > 0.0 else 1.0
-        info[I_QUALITY] = q_sum / n_served if n_served > 0.0 else 0.0
-        info[I_STEPS] = steps_int / n_served if n_served > 0.0 else 0.0
-        info[I_BRUN] = placed / 1000.0
-        info[I_BDROP] = dropped / 1000.0
-        info[I_BACKLOG] = backlog_left / 1000.0
-        info[I_SOC] = soc_sum / S
-        info[I_RQ] = r_quality
-        info[I_RMISS] = r_miss
-        info[I_RBD] = r_bd
-        info[I_RCO2] = r_co2
-        info[I_REXC] = r_exc
-        info[I_OVER] = over
-        info[I_RTERM] = r_term
+        info[I_ENERGY] = energy[b]
+        info[I_GRID] = grid[b]
+        info[I_CO2] = co2[b]
+        info[I_COST] = cost[b]
+        info[I_PV] = pv_used[b]
+        info[I_NREQ] = n_total[b]
+        info[I_NSERVED] = n_served[b]
+        info[I_NMISSED] = n_missed[b]
+        info[I_SERVED_RATIO] = n_served[b] / n_total[b] if n_total[b] > 0.0 else 1.0
+        info[I_QUALITY] = q_sum[b] / n_served[b] if n_served[b] > 0.0 else 0.0
+        info[I_STEPS] = steps_int[b] / n_served[b] if n_served[b] > 0.0 else 0.0
+        info[I_BRUN] = placed[b] / 1000.0
+        info[I_BDROP] = dropped[b] / 1000.0
+        info[I_BACKLOG] = backlog_left[b] / 1000.0
+        info[I_SOC] = soc_sum[b] / S
+        info[I_RQ] = r_quality[b]
+        info[I_RMISS] = r_miss[b]
+        info[I_RBD] = r_bd[b]
+        info[I_RCO2] = r_co2[b]
+        info[I_REXC] = r_exc[b]
+        info[I_OVER] = over[b]
+        info[I_RTERM] = r_term[b]
 
 
 class MetaverseOffloadEnv(CoreEnv):
@@ -665,6 +929,14 @@ class MetaverseOffloadEnv(CoreEnv):
     Reset draws the day: intensities, prices, PV, requests, radio conditions, deadlines, batch
     arrivals; batteries start at 20-80 % charge; the backlog holds the first slot's batch jobs.
     The episode terminates after ``horizon`` slots.
+
+    In a native vector env with ``seeding="batch"`` (the throughput mode of
+    :func:`lowcarbon.envs.make_vector_env`) reset draws the same distributions by different,
+    faster samplers: an SFC64 stream seeded from the env's generator, requests by inverse CDF
+    on per-slot-and-user tables (:class:`~lowcarbon.envs.signals.CappedPoisson`), the radio
+    draws in one pass; the episode arrays are then stored with the copies innermost. The
+    episodes differ from the single env's for the same seed (as that mode's always did); the
+    dynamics are the same.
 
     ## Oracle
     Slots couple through the backlog, the batteries and the allowance, so the oracle plans the
