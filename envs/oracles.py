@@ -91,6 +91,28 @@ class Program:
         self._c.append(c.reshape(-1))
         self._v.append(v.reshape(-1))
 
+    def storage(
+        self,
+        soc: np.ndarray,
+        charge: np.ndarray,
+        discharge: np.ndarray,
+        soc0: np.ndarray,
+        eta_c: float,
+        eta_d: float,
+        dt: float,
+    ) -> np.ndarray:
+        """Battery rows ``soc_t = soc_{t-1} + (eta_c charge_t - discharge_t / eta_d) dt`` for
+        ``(T, n)`` blocks of state of charge (kWh, end of slot) and power (kW), starting from
+        ``soc0`` (n,); returns the rows."""
+        init = np.zeros(soc.shape)
+        init[0] = soc0
+        rows = self.constraints(init, init)
+        self.coefficients(rows, soc)
+        self.coefficients(rows[1:], soc[:-1], -1.0)
+        self.coefficients(rows, charge, -eta_c * dt)
+        self.coefficients(rows, discharge, dt / eta_d)
+        return rows
+
     def solve(
         self, mip_rel_gap: float = 1e-6, time_limit: float = 120.0
     ) -> tuple[np.ndarray, float]:

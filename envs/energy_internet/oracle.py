@@ -65,13 +65,7 @@ def solve(core: EnergyInternetCore, b: int = 0) -> EnergyInternetPlan:
     balance = prog.constraints(rhs, rhs)
     for var, coef in ((gp, 1.0), (gm, -1.0), (e, -1.0), (c, -1.0), (d, 1.0), (r, -1.0)):
         prog.coefficients(balance, var, coef)
-    init = np.zeros((H, N))
-    init[0] = core.soc0[b]
-    storage = prog.constraints(init, init)
-    prog.coefficients(storage, soc)
-    prog.coefficients(storage[1:], soc[:-1], -1.0)
-    prog.coefficients(storage, c, -p.charge_efficiency * dt)
-    prog.coefficients(storage, d, dt / p.discharge_efficiency)
+    prog.storage(soc, c, d, core.soc0[b], p.charge_efficiency, p.discharge_efficiency, dt)
     demand = core.ev_demand[b]
     ev_max = prog.constraints(-np.inf, demand)
     prog.coefficients(ev_max[None, :], e, dt)

@@ -98,13 +98,7 @@ def solve(core: MetaverseOffloadCore, b: int = 0, time_limit: float = 120.0) -> 
     end = prog.constraints(core.soc0[b], np.inf)  # soc_H + short >= soc0
     prog.coefficients(end, soc[-1])
     prog.coefficients(end, short)
-    rhs = np.zeros((H, S))
-    rhs[0] = core.soc0[b]
-    dyn = prog.constraints(rhs, rhs)
-    prog.coefficients(dyn, soc)
-    prog.coefficients(dyn[1:], soc[:-1], -1.0)
-    prog.coefficients(dyn, c, -p.charge_efficiency * dt)
-    prog.coefficients(dyn, d, dt / p.discharge_efficiency)
+    prog.storage(soc, c, d, core.soc0[b], p.charge_efficiency, p.discharge_efficiency, dt)
     g = prog.variables((H, S), gain=-w_g * core.ci[b])
     kwh_step = core.site_kwh_per_step()  # (S,)
     idle = core.idle_kwh * core.pue
