@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python -m lowcarbon.scripts.bench_suite
 	WANDB_MODE=disabled $(BIN)/python -m lowcarbon.scripts.bench_train
 	$(BIN)/python -m lowcarbon.scripts.bench_formulator
+	$(BIN)/python -m lowcarbon.scripts.bench_marl
 
 # Fair tuning of GDM, Tianshou SAC, SB3 SAC and SB3 PPO on the case study (hours): agent presets
 # in conf/agent/tuned/metaverse/ with their study records

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
+from lowcarbon.envs.multiagent import is_multiagent, multiagent_entry
 from lowcarbon.envs.suite import QoS, entry, in_suite
 
 logger = logging.getLogger(__name__)
@@ -16,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 def qos_of(env_id: str) -> QoS | None:
     """The QoS figure a suite env reports (from the registry), or None outside the suite."""
+    if is_multiagent(env_id):
+        return multiagent_entry(env_id).qos
     return entry(env_id).family.qos if in_suite(env_id) else None
 
 
@@ -110,6 +113,82 @@ def rollout_vector(
         EpisodeResult(env_id, policy_name, int(s), float(ret[i]), float(co2[i]),
                       float(energy[i]), float(cost[i]),
                       qos.reduce(values[i]) if qos is not None else float("nan"), int(steps[i]))
+        for i, s in enumerate(seeds)
+    ]  # fmt: skip
+
+
+def rollout_joint(
+    env_id: str,
+    make_policy: Callable,
+    seed: int,
+    policy_name: str | None = None,
+    **env_kwargs,
+) -> EpisodeResult:
+    """One episode of a multi-agent env (``env_id`` a module name such as
+    ``"carbon_market_v0"``) played by the joint policy ``make_policy(parallel_env)``, whose
+    ``act()`` returns every agent's action, (n_agents, act_dim). ``ret`` is the **welfare**,
+    the sum of all agents' rewards; carbon, energy and cost are summed over the agents too."""
+    e = multiagent_entry(env_id)
+    env = e.env_cls(**env_kwargs)
+    policy = make_policy(env)
+    env.reset(seed=seed)
+    policy.reset()
+    agent_keys = set(env.core.agent_info_keys)
+    ret = co2 = energy = cost = 0.0
+    values: list[float] = []
+    steps = 0
+    while env.agents:
+        joint = np.asarray(policy.act(), dtype=np.float64)
+        _, rewards, _, _, infos = env.step({a: joint[i] for i, a in enumerate(env.agents)})
+        ret += float(sum(rewards.values()))
+        co2 += sum(i.get("co2_kg", 0.0) for i in infos.values())
+        energy += sum(i.get("energy_kwh", 0.0) for i in infos.values())
+        cost += sum(i.get("cost", 0.0) for i in infos.values())
+        first = next(iter(infos.values()))
+        values.append(sum(i[e.qos.key] for i in infos.values()) if e.qos.key in agent_keys
+                      else first[e.qos.key])  # fmt: skip
+        steps += 1
+    name = policy_name or getattr(policy, "name", type(policy).__name__)
+    return EpisodeResult(env_id, name, seed, ret, co2, energy, cost, e.qos.reduce(values), steps)
+
+
+def rollout_shared(
+    venv: gym.vector.VectorEnv,
+    act: Callable[[np.ndarray], np.ndarray],
+    seeds: Sequence[int],
+    env_id: str,
+    policy_name: str,
+) -> list[EpisodeResult]:
+    """One episode per seed of a multi-agent env through its
+    :class:`~lowcarbon.envs.multiagent.SharedPolicyVectorEnv` (``len(seeds)`` copies; copy ``i``
+    replays the parallel env reset with ``seeds[i]``): every slot acts with ``act`` on its
+    agent's observation (a parameter-shared policy). Returns the welfare per episode, as
+    :func:`rollout_joint` does."""
+    e = multiagent_entry(env_id)
+    n, n_agents = len(seeds), venv.n_agents
+    if venv.copies != n:
+        raise ValueError(f"the vector env has {venv.copies} copies for {n} seeds")
+    agent_keys = set(venv.core.agent_info_keys)
+    obs, _ = venv.reset(seed=[int(s) for s in seeds])
+    ret, co2, energy, cost = (np.zeros(n) for _ in range(4))
+    values: list[np.ndarray] = []
+    steps = 0
+    done = False
+    while not done:
+        obs, reward, terminated, truncated, info = venv.step(act(obs))
+        per_copy = lambda x: np.asarray(x, np.float64).reshape(n, n_agents)  # noqa: E731
+        ret += per_copy(reward).sum(1)
+        for key, total in (("co2_kg", co2), ("energy_kwh", energy), ("cost", cost)):
+            if key in info:
+                total += per_copy(info[key]).sum(1)
+        q = per_copy(info[e.qos.key])
+        values.append(q.sum(1) if e.qos.key in agent_keys else q[:, 0])
+        steps += 1
+        done = bool(np.all(terminated | truncated))
+    qos = np.stack(values, 1)
+    return [
+        EpisodeResult(env_id, policy_name, int(s), float(ret[i]), float(co2[i]),
+                      float(energy[i]), float(cost[i]), e.qos.reduce(list(qos[i])), steps)
         for i, s in enumerate(seeds)
     ]  # fmt: skip
 

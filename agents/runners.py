@@ -338,16 +338,15 @@ class TianshouRunner(AgentRunner):
         s, seed = self.settings, self.seed
         self.device = resolve_device(s.device)
         torch.manual_seed(seed)
-        single = self.env.make()
         config_cls, build = self.KINDS[self.kind]()
-        self.algorithm = build(single.observation_space, single.action_space,
-                               config_cls(**self.algo)).to(self.device)  # fmt: skip
-        single.close()
+        self.algorithm = build(*self.env.spaces(), config_cls(**self.algo)).to(self.device)
         # the replay buffer keeps only the info the update reads: the expert's labels, if any
         keys = (ExpertActionWrapper.KEY,) if s.expert is not None else ()
         self.envs = TianshouVectorEnv(self.env.make_vec(s.n_envs), info_keys=keys)
         self.envs.seed(seed * 1000)  # copy i: seed * 1000 + i
-        self.buffer = VectorReplayBuffer(s.buffer_size, s.n_envs)
+        # slots: n_envs copies, times the agents of a multi-agent env
+        self.n_slots = len(self.envs)
+        self.buffer = VectorReplayBuffer(s.buffer_size, self.n_slots)
         # Tianshou's buffers sample from their own generators, seeded 42 in every run (the
         # manager picks a sub-buffer, the sub-buffer the rows): give each training seed its own
         self.buffer._random_state = np.random.RandomState(seed)
@@ -362,12 +361,11 @@ class TianshouRunner(AgentRunner):
     def steps_per_collect(self) -> int:
         """Env steps per collection: one vector step, or as many as earn one update when the
         UTD ratio is below ``1 / n_envs`` (fewer collector calls, the same schedule)."""
-        s = self.settings
-        per_vector_step = s.updates_per_step * s.n_envs
-        return s.n_envs * (1 if per_vector_step >= 1 else max(1, round(1 / per_vector_step)))
+        per_vector_step = self.settings.updates_per_step * self.n_slots
+        return self.n_slots * (1 if per_vector_step >= 1 else max(1, round(1 / per_vector_step)))
 
     def _collect(self, n: int, random: bool = False) -> int:
-        n_envs = self.settings.n_envs
+        n_envs = self.n_slots
         n = -(-n // n_envs) * n_envs  # whole vector steps
         return int(self.collector.collect(n_step=n, random=random).n_collected_steps)
 
@@ -465,12 +463,12 @@ class SB3Runner(AgentRunner):
         hidden = h.pop("hidden_sizes", None)
         if hidden is not None:
             h["policy_kwargs"] = {**(h.get("policy_kwargs") or {}), "net_arch": list(hidden)}
+        self.venv = SB3VecEnv(self.env.make_vec(s.n_envs))  # n_envs copies (x agents) slots
         if not on_policy:  # PPO's schedule is its own (n_steps, n_epochs, batch_size)
             h.update(learning_starts=s.learning_starts, batch_size=s.batch_size,
                      buffer_size=s.buffer_size)  # fmt: skip
-            h.update(sb3_schedule(s.updates_per_step * s.n_envs, h.get("train_freq"),
+            h.update(sb3_schedule(s.updates_per_step * self.venv.num_envs, h.get("train_freq"),
                                   h.get("gradient_steps")))  # fmt: skip
-        self.venv = SB3VecEnv(self.env.make_vec(s.n_envs))
         # SB3 seeds copy i with seed + i (again in the model's constructor): space the runs'
         # seeds so that runs never share an env stream
         self.venv.seed(seed * 1000)

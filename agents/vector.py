@@ -32,6 +32,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import VecEnv
 
+from lowcarbon.envs.multiagent import SharedPolicyVectorEnv, is_multiagent, multiagent_entry
+
 Wrapper = Callable[[gym.Env], gym.Env]
 
 
@@ -39,7 +41,10 @@ Wrapper = Callable[[gym.Env], gym.Env]
 class EnvSource:
     """Where an agent's environments come from.
 
-    :param env_id: a registered Gymnasium id.
+    :param env_id: a registered Gymnasium id, or a multi-agent env's module name
+        (``"carbon_market_v0"``, ``"edge_offload_v0"``): its vector env is then the
+        :class:`~lowcarbon.envs.multiagent.SharedPolicyVectorEnv` (one slot per copy and agent),
+        so a learner trained on it is a parameter-shared independent learner.
     :param kwargs: constructor arguments (the env's parameters).
     :param wrappers: applied in order to every single env (for example the
         :class:`~lowcarbon.agents.ExpertActionWrapper`); they rule out the native vector env.
@@ -49,8 +54,16 @@ class EnvSource:
     kwargs: dict[str, Any] = field(default_factory=dict)
     wrappers: tuple[Wrapper, ...] = ()
 
+    @property
+    def multiagent(self) -> bool:
+        """Whether ``env_id`` names a multi-agent env."""
+        return is_multiagent(self.env_id)
+
     def make(self) -> gym.Env:
-        """One env (wrapped)."""
+        """One env (wrapped); a multi-agent env has none (use :meth:`make_vec`)."""
+        if self.multiagent:
+            raise ValueError(f"{self.env_id} is a multi-agent env: it has no single Gymnasium "
+                             "env; use make_vec (one slot per copy and agent)")  # fmt: skip
         env = gym.make(self.env_id, **self.kwargs)
         for wrap in self.wrappers:
             env = wrap(env)
@@ -59,13 +72,33 @@ class EnvSource:
     @property
     def native(self) -> bool:
         """Whether :meth:`make_vec` gives the id's native vector env."""
+        if self.multiagent:
+            return True
         return not self.wrappers and gym.spec(self.env_id).vector_entry_point is not None
+
+    def spaces(self) -> tuple[gym.Space, gym.Space]:
+        """The observation and action space of one env (of one agent, if multi-agent)."""
+        if self.multiagent:
+            venv = self.make_vec(1)
+            return venv.single_observation_space, venv.single_action_space
+        env = self.make()
+        try:
+            return env.observation_space, env.action_space
+        finally:
+            env.close()
 
     def make_vec(self, num_envs: int) -> VectorEnv:
         """``num_envs`` copies: the native vector env where there is one (see :attr:`native`),
-        else a ``SyncVectorEnv`` of :meth:`make`."""
+        else a ``SyncVectorEnv`` of :meth:`make`. A multi-agent env gives ``num_envs`` copies
+        of the game, ``num_envs * n_agents`` slots."""
         if num_envs < 1:
             raise ValueError(f"n_envs must be >= 1, got {num_envs}")
+        if self.multiagent:
+            if self.wrappers:
+                raise ValueError(f"{self.env_id} is a multi-agent env: single-env wrappers "
+                                 "(an expert) do not apply")  # fmt: skip
+            return SharedPolicyVectorEnv(multiagent_entry(self.env_id).env_cls, num_envs,
+                                         **self.kwargs)  # fmt: skip
         if self.native:
             return gym.make_vec(self.env_id, num_envs, vectorization_mode="vector_entry_point",
                                 **self.kwargs)  # fmt: skip

@@ -6,10 +6,10 @@ config is composed, naming the key.
   ``kind``, ``name``, ``algo`` (the kind's algorithm dataclass: ``GDMConfig``, ``SACConfig``,
   SB3's constructor arguments) and ``runner``
   (:class:`~lowcarbon.agents.runners.RunnerConfig`);
-* ``env/schema_<package>`` for every env class of the suite: ``name``, ``id`` and ``kwargs``,
-  whose fields are those of the env's parameter dataclass. Unset fields are ``???`` (missing)
-  and are not passed to the env, so a registered id's own arguments (the ``-Large-v1`` sizes)
-  stay in force unless overridden.
+* ``env/schema_<package>`` for every env class of the suite, multi-agent ones included:
+  ``name``, ``id`` and ``kwargs``, whose fields are those of the env's parameter dataclass.
+  Unset fields are ``???`` (missing) and are not passed to the env, so a registered id's own
+  arguments (the ``-Large-v1`` sizes) stay in force unless overridden.
 
 Defaults are written once, in those dataclasses; nothing here repeats them.
 """
@@ -71,7 +71,11 @@ def register() -> None:
     for kind in AGENT_KINDS:
         cs.store(group="agent", name=f"schema_{kind}", node=agent_schema(kind))
     cs.store(group="env", name="schema_gym", node=EnvConfig)
-    for env_cls in dict.fromkeys(e.family.env_cls for e in suite().values()):
+    from lowcarbon.envs.multiagent import multiagent_suite
+
+    classes = [e.family.env_cls for e in suite().values()]
+    classes += [e.env_cls for e in multiagent_suite().values()]
+    for env_cls in dict.fromkeys(classes):
         package = env_cls.__module__.split(".")[-2]  # lowcarbon.envs.<package>.env
         kwargs_cls = env_kwargs_schema(env_cls.params_cls)
         schema = dataclasses.make_dataclass(

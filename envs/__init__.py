@@ -13,6 +13,12 @@ Registered ids (:data:`ENV_IDS`; each class docstring is the full specification)
 first, and ``gym.make_vec(id, num_envs=n, vectorization_mode="vector_entry_point")`` gives the
 native batched vector environment. :mod:`lowcarbon.envs.suite` ties each id to its oracle, its
 rule-based policies, its QoS metric and its action encoder.
+
+Multi-agent envs (PettingZoo) are modules, as PettingZoo's own are:
+``lowcarbon.envs.carbon_market_v0`` (prosumers trading energy and allowances under a cap) and
+``lowcarbon.envs.edge_offload_v0`` (metaverse providers sharing edge sites), each with ``env()``,
+``parallel_env()`` and ``raw_env``; :mod:`lowcarbon.envs.multiagent` holds their cores, front
+ends and registry.
 """
 
 from __future__ import annotations

@@ -355,22 +355,30 @@ def copy_episodes(
 
     The per-copy state is every array attribute whose leading axis is the batch: it has length
     ``batch.batch_size`` in ``batch`` and 1 in ``single``, with the same trailing shape (parameter
-    arrays have the same shape in both and are left alone). Whatever ``reset`` sets is copied,
-    so a core needs no list of its episode fields.
+    arrays have the same shape in both and are left alone), in the core and in any core it
+    holds. Whatever ``reset`` sets is copied, so a core needs no list of its episode fields.
     """
     # a throwaway draw sets every field (allocated at their batch shape) and the scalars such as
     # t; the copies' own generators are used only below
     batch.reset(np.random.default_rng(0))
-    n = batch.batch_size
     for i, rng in enumerate(rngs):
         single.reset(rng)
-        for name, value in vars(single).items():
-            target = getattr(batch, name, None)
-            if (
-                isinstance(value, np.ndarray)
-                and isinstance(target, np.ndarray)
-                and value.ndim >= 1
-                and value.shape[0] == 1
-                and target.shape == (n, *value.shape[1:])
-            ):
-                target[i] = value[0]
+        _copy_into(single, batch, i)
+
+
+def _copy_into(single: Any, batch: Any, i: int) -> None:
+    """Copy ``single``'s per-copy arrays into copy ``i`` of ``batch``, and those of the cores
+    it holds (a core built on another, as the multi-agent ones are) into ``batch``'s."""
+    n = batch.batch_size
+    for name, value in vars(single).items():
+        target = getattr(batch, name, None)
+        if (
+            isinstance(value, np.ndarray)
+            and isinstance(target, np.ndarray)
+            and value.ndim >= 1
+            and value.shape[0] == 1
+            and target.shape == (n, *value.shape[1:])
+        ):
+            target[i] = value[0]
+        elif getattr(value, "batch_size", None) == 1 and getattr(target, "batch_size", 0) == n:
+            _copy_into(value, target, i)

@@ -32,6 +32,7 @@ import lowcarbon.envs  # noqa: F401  (registers the suite)
 from lowcarbon.agents.runners import AGENT_KINDS, AgentRunner, RunnerConfig, make_runner
 from lowcarbon.agents.vector import EnvSource
 from lowcarbon.conf.schemas import env_kwargs
+from lowcarbon.envs.multiagent import is_multiagent, multiagent_entry
 
 from .checkpoints import fingerprint, previous_session, write_checkpoint
 from .records import EvalRow, read_rows, summary, write_rows
@@ -54,13 +55,23 @@ def validate(cfg: DictConfig) -> None:
     """Check the values :func:`run` relies on, naming the offending key."""
     _require(cfg.agent.kind in AGENT_KINDS, "agent.kind", f"{cfg.agent.kind!r} is not one of "
              f"{tuple(AGENT_KINDS)}")  # fmt: skip
-    try:
-        gym.spec(cfg.env.id)
-    except gym.error.Error as err:
-        raise ConfigError(f"env.id: {cfg.env.id!r} is not a registered env ({err})") from None
+    multiagent = is_multiagent(cfg.env.id)
+    if multiagent:
+        _require(cfg.agent.kind not in AGENT_KINDS or AGENT_KINDS[cfg.agent.kind].trains
+                 or cfg.agent.kind in ("random", "oracle"), "agent.kind",
+                 f"{cfg.agent.kind!r} has no multi-agent version: a multi-agent env takes the "
+                 "learners (parameter-shared), random and oracle (the social optimum)")  # fmt: skip
+    else:
+        try:
+            gym.spec(cfg.env.id)
+        except gym.error.Error as err:
+            raise ConfigError(f"env.id: {cfg.env.id!r} is not a registered env ({err})") from None
     kwargs = env_kwargs(cfg.env)
     try:
-        gym.make(cfg.env.id, **kwargs).close()
+        if multiagent:
+            multiagent_entry(cfg.env.id).env_cls(**kwargs).close()
+        else:
+            gym.make(cfg.env.id, **kwargs).close()
     except (TypeError, ValueError) as err:
         name = str(err).split(":")[0]
         if name in kwargs:  # the envs name the argument first: "horizon: must be >= 1, got 0"

@@ -13,10 +13,17 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from lowcarbon.agents.baselines import POLICIES
-from lowcarbon.agents.evaluation import normalised_score, rollout, rollout_vector
+from lowcarbon.agents.evaluation import (
+    normalised_score,
+    rollout,
+    rollout_joint,
+    rollout_shared,
+    rollout_vector,
+)
 from lowcarbon.agents.runners import AgentRunner
 from lowcarbon.agents.vector import EnvSource
 from lowcarbon.conf.schemas import env_kwargs
+from lowcarbon.envs.multiagent import JointRandomPolicy, is_multiagent, multiagent_entry
 from lowcarbon.envs.oracles import OraclePolicy
 from lowcarbon.envs.suite import entry, in_suite
 
@@ -27,21 +34,31 @@ def reference_episodes(cfg: DictConfig, seeds: list[int]) -> dict[str, list[dict
     """Random-policy and oracle episodes (return, kg CO2, kWh, QoS) on ``seeds``, cached on disk
     by env id, its registered and given kwargs, the seeds and the code that makes them (the
     whole ``lowcarbon.envs`` package with its data, the random policy and the rollout: editing
-    any invalidates the cache). Outside the suite there is no oracle: its entries are NaN."""
+    any invalidates the cache). Outside the suite there is no oracle: its entries are NaN. A
+    multi-agent env's references are the welfare of joint random play and of its central
+    reference (the social optimum)."""
     env_id, kwargs = cfg.env.id, env_kwargs(cfg.env)
-    suite_env = in_suite(env_id)
+    suite_env = in_suite(env_id) or is_multiagent(env_id)
     envs_dir = Path(inspect.getfile(OraclePolicy)).parent
     sources = sorted(p for p in envs_dir.rglob("*") if p.suffix in (".py", ".csv", ".txt"))
     sources += [Path(inspect.getfile(rollout)), Path(inspect.getfile(POLICIES["random"]))]
     code = hashlib.sha1(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
-    registered = dict(entry(env_id).kwargs) if suite_env else {}
+    registered = dict(entry(env_id).kwargs) if in_suite(env_id) else {}
     key = json.dumps([env_id, registered, kwargs, seeds, code], sort_keys=True, default=str)
     digest = hashlib.sha1(key.encode()).hexdigest()
     path = Path(cfg.paths.cache_dir) / "references" / f"{digest}.json"
     if path.exists():
         return json.loads(path.read_text())["episodes"]
     refs: dict[str, list[dict[str, float]]] = {}
+    if is_multiagent(env_id):  # welfare of joint random play and of the central reference
+        e = multiagent_entry(env_id)
+        for name, make in (("random", JointRandomPolicy), ("oracle", e.oracle)):
+            eps = [rollout_joint(env_id, make, s, name, **kwargs) for s in seeds]
+            refs[name] = [dict(ret=x.ret, co2_kg=x.co2_kg, energy_kwh=x.energy_kwh, qos=x.qos)
+                          for x in eps]  # fmt: skip
     for name, make in (("random", POLICIES["random"]), ("oracle", OraclePolicy)):
+        if name in refs:
+            continue
         if suite_env:
             eps = [rollout(env_id, make, s, name, **kwargs) for s in seeds]
             refs[name] = [dict(ret=e.ret, co2_kg=e.co2_kg, energy_kwh=e.energy_kwh, qos=e.qos)
@@ -70,8 +87,9 @@ def evaluate_runner(runner: AgentRunner, cfg: DictConfig, refs: dict[str, list[d
         eps = [dict(c) for c in cached]
     elif runner.trains:
         venv = EnvSource(cfg.env.id, kwargs).make_vec(len(seeds))
+        rollout_many = rollout_shared if is_multiagent(cfg.env.id) else rollout_vector
         try:
-            results = rollout_vector(venv, runner.act_batch, seeds, cfg.env.id, cfg.agent.name)
+            results = rollout_many(venv, runner.act_batch, seeds, cfg.env.id, cfg.agent.name)
         finally:
             venv.close()
         eps = [dict(ret=e.ret, co2_kg=e.co2_kg, energy_kwh=e.energy_kwh, qos=e.qos)

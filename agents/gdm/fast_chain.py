@@ -39,6 +39,7 @@ def single_threaded_blas() -> None:
         _blas_limited = True
         logger.debug("NumPy/SciPy BLAS limited to one thread (see fast_chain.single_threaded_blas)")
 
+
 # activation codes understood by the kernel (exact classes: a subclass may compute otherwise)
 ACTIVATION_CODES: dict[type[nn.Module], int] = {
     nn.ReLU: 0,
