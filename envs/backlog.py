@@ -134,16 +134,26 @@ def serve_edf(row, amount, next_arrival, next_slack, has_next):
 
 
 @njit(cache=True, error_model="numpy")
-def batch_amounts(a, backlog, out):
-    """:func:`batch_amount` of every copy: ``a`` (B,), ``backlog`` (B, D); writes ``out`` (B,)."""
+def backlog_totals(backlog, total, pace):
+    """Per copy, from ``backlog`` (B, D): the total work waiting and its even pace
+    ``sum_j backlog_j / (j + 1)``, written into ``total`` and ``pace`` (B,)."""
     B, D = backlog.shape
-    total = np.zeros(B)
-    pace = np.zeros(B)
+    total[:] = 0.0
+    pace[:] = 0.0
     for j in range(D):
         for b in range(B):
             x = backlog[b, j]
             total[b] += x
             pace[b] += x / (j + 1)
+
+
+@njit(cache=True, error_model="numpy")
+def batch_amounts(a, backlog, out):
+    """:func:`batch_amount` of every copy: ``a`` (B,), ``backlog`` (B, D); writes ``out`` (B,)."""
+    B = backlog.shape[0]
+    total = np.zeros(B)
+    pace = np.zeros(B)
+    backlog_totals(backlog, total, pace)
     for b in range(B):
         must = backlog[b, 0]
         x = a[b]

@@ -27,7 +27,7 @@ of ``actions``, raises ``ValueError`` naming it.
 from __future__ import annotations
 
 import importlib
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -40,36 +40,21 @@ from gymnasium.vector.utils import batch_space
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from .core import OBS_BOUND, SEEDINGS, EnvParams, copy_episodes, require
+from .core import OBS_BOUND, SEEDINGS, CoreBase, EnvParams, copy_episodes, require
 from .suite import QoS
 
 
-class MultiAgentCore(ABC):
+class MultiAgentCore(CoreBase):
     """Dynamics of ``batch_size`` copies of a multi-agent environment (see the module docstring).
 
-    Subclasses set ``n_agents``, ``obs_dim``, ``act_dim`` and ``horizon`` and implement
-    :meth:`reset`, :meth:`observe` and :meth:`step`.
+    Subclasses set ``n_agents``, ``obs_dim``, ``act_dim`` (per agent) and ``horizon`` and
+    implement :meth:`reset`, :meth:`observe` and :meth:`step`. ``info_keys`` are the copy's
+    (the same for every agent).
     """
 
     n_agents: int
-    obs_dim: int
-    act_dim: int
-    horizon: int
-    #: keys of the per-copy info (the same for every agent), each a (batch,) float array
-    info_keys: ClassVar[tuple[str, ...]] = ()
     #: keys of the per-agent info, each a (batch, n_agents) float array
     agent_info_keys: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, params: EnvParams, batch_size: int) -> None:
-        require(batch_size >= 1, "batch_size", f"must be >= 1, got {batch_size}")
-        self.params = params
-        self.batch_size = batch_size
-        self.horizon = params.horizon
-        self.t = 0
-
-    @abstractmethod
-    def reset(self, rng: np.random.Generator) -> None:
-        """Draw a new episode for every copy and set ``t = 0``."""
 
     @abstractmethod
     def observe(self) -> np.ndarray:
@@ -83,10 +68,6 @@ class MultiAgentCore(ABC):
         Returns rewards (batch, n_agents), the copy info (batch, len(info_keys)) and the agent
         info (batch, n_agents, len(agent_info_keys)).
         """
-
-    @property
-    def done(self) -> bool:
-        return self.t >= self.horizon
 
 
 class ParallelCoreEnv(ParallelEnv):

@@ -140,3 +140,24 @@ def test_unrolled_routing_matches_the_loop(n_levels):
         out.append((load, served_n, served_q))
     for x, y in zip(*out, strict=True):
         assert np.array_equal(x, y)
+
+
+def test_energy_internet_fast_draws_sample_the_same_loads_and_renewables():
+    """The Energy Internet's fast path (log-normal as exp of a normal, into kept arrays): the
+    same distributions (KS, seeded), and a second reset into the same arrays is still valid."""
+    from lowcarbon.envs.energy_internet import EnergyInternetCore, EnergyInternetParams
+
+    params = EnergyInternetParams(n_prosumers=8)
+    default, fast = EnergyInternetCore(params, 512), EnergyInternetCore(params, 512)
+    fast.fast_draws = True
+    default.reset(np.random.default_rng(1))
+    fast.reset(np.random.default_rng(2))
+    for name in ("load_kw", "renewable_kw", "ev_present"):
+        for i in range(params.n_prosumers):
+            x = getattr(default, name)[..., i].ravel().astype(float)
+            y = getattr(fast, name)[..., i].ravel().astype(float)
+            assert stats.ks_2samp(x, y).pvalue > 1e-6, (name, i)
+    first = fast.load_kw.copy()
+    fast.reset(np.random.default_rng(3))
+    assert fast.load_kw.shape == first.shape and not np.array_equal(fast.load_kw, first)
+    assert np.all(fast.load_kw <= 3.0 * fast._load_mean + 1e-12)

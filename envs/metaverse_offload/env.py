@@ -15,6 +15,7 @@ from ..backlog import (
 )
 from ..backlog import (
     amount_score,
+    backlog_totals,
     batch_amounts,
     draw_jobs,
     place_all,
@@ -274,7 +275,6 @@ class MetaverseOffloadCore(BatchedCore):
         self.diurnal = signals.diurnal_arrival_rate(hod, peak_hour=20.0, depth=0.7)  # (H,)
         self._glob = time_features(self.horizon, p.slot_minutes)
         self._arrivals: signals.CappedPoisson | None = None  # fast_draws' request sampler
-        self._buffers: dict[str, np.ndarray] = {}  # fast_draws' episode arrays
         self._reward = np.zeros(batch_size)
         self._info = np.zeros((batch_size, len(self.info_keys)))
         self._obs = np.zeros((batch_size, self.obs_dim), np.float32)
@@ -353,19 +353,11 @@ class MetaverseOffloadCore(BatchedCore):
                      "soc0", "backlog"):  # fmt: skip
             setattr(self, name, _copies_innermost(getattr(self, name)))
         # (B, H, 3, S) view of a (H, 3, S, B) array, from (H, S, B) views of the signals
-        forecast = self._buffer("forecast", (H, 3, S * B)) if self.fast_draws else None
+        forecast = self.buffer("forecast", (H, 3, S * B)) if self.fast_draws else None
         forecast = np.empty((H, 3, S * B)) if forecast is None else forecast
         site_major = lambda x: x.transpose(1, 2, 0).reshape(H, S * B)  # noqa: E731
         _forecasts(site_major(self.ci), site_major(self.pv_kw), forecast)
         self.forecast = forecast.reshape(H, 3, S, B).transpose(3, 0, 1, 2)
-
-    def _buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        """An array that ``fast_draws`` resets draw into, kept from one reset to the next
-        (fresh arrays cost page faults, whose time varies)."""
-        buf = self._buffers.get(name)
-        if buf is None or buf.shape != shape:
-            buf = self._buffers[name] = np.empty(shape)
-        return buf
 
     def _reset_fast(self, rng: np.random.Generator) -> None:
         """:meth:`reset` with ``fast_draws``: the same distributions, drawn by faster samplers.
@@ -386,7 +378,7 @@ class MetaverseOffloadCore(BatchedCore):
 
         def slots(hourly: np.ndarray, name: str) -> np.ndarray:  # (B, hours, ...) -> (H, ..., B)
             hourly = np.ascontiguousarray(np.moveaxis(hourly, 0, -1))
-            return np.take(hourly, hour, axis=0, out=self._buffer(name, (H, *hourly.shape[1:])))
+            return np.take(hourly, hour, axis=0, out=self.buffer(name, (H, *hourly.shape[1:])))
 
         ci = signals.sample_intensity(self.sources, rng, B, hours, 0)
         ci = slots(np.minimum(ci, MAX_INTENSITY_KG_PER_KWH), "ci")  # (H,S,B)
@@ -397,19 +389,19 @@ class MetaverseOffloadCore(BatchedCore):
         price = [signals.electricity_price(m, rng, B, hours, 0) for m in self.markets]
         self.price = slots(np.stack(price, -1), "price").transpose(2, 0, 1)
         pv = signals.pv_power_per_kwp(rng, B, hours, 0)[:, hour].T  # (H,B), one weather
-        pv_kw = self._buffer("pv_kw", (H, len(p.pv_kwp), B))
+        pv_kw = self.buffer("pv_kw", (H, len(p.pv_kwp), B))
         np.multiply(pv[:, None, :], np.asarray(p.pv_kwp)[:, None], out=pv_kw)
         self.pv_kw = pv_kw.transpose(2, 0, 1)
         if self._arrivals is None:
             mean = self.diurnal[:, None] * self.rate
             self._arrivals = signals.CappedPoisson(mean, np.broadcast_to(self.n_cap, mean.shape))
-        n_req = self._arrivals.sample(rng, B, axis=2, out=self._buffer("n_req", (H, U, B)))
+        n_req = self._arrivals.sample(rng, B, axis=2, out=self.buffer("n_req", (H, U, B)))
         self.n_req = n_req.transpose(2, 0, 1)
         # upload time as in reset: snr = P_tx 10^(gain_db / 10) / noise, with gain_db = shadowing
         # - path loss, the transcendentals in place in numpy (vectorised)
         band = p.bandwidth_hz / U
         noise_w = _dbm_to_w(p.noise_dbm) * band / p.bandwidth_hz
-        dist, gain, upload = self._buffer("uplink", (3, H, U, B))
+        dist, gain, upload = self.buffer("uplink", (3, H, U, B))
         _uplink_draws(rng, p.distance_m, p.shadowing_db, p.request_mbit, dist, gain, upload)
         gain -= signals.path_loss_db(dist, out=dist)  # dB
         gain *= math.log(10.0) / 10.0
@@ -554,14 +546,10 @@ def _observe(t, n_req, rate, upload_s, deadline, ci, forecast, pv_kw, soc, soc0,
     total = np.zeros(B)
     soon = np.zeros(B)
     pace = np.zeros(B)
-    for j in range(D):
+    backlog_totals(backlog, total, pace)
+    for j in range(min(D, FORECAST_NEAR)):
         for b in range(B):
-            x = backlog[b, j]
-            total[b] += x
-            pace[b] += x / (j + 1)
-        if j < FORECAST_NEAR:
-            for b in range(B):
-                soon[b] += backlog[b, j]
+            soon[b] += backlog[b, j]
     k = 3 * U + 7 * S
     for b in range(B):
         out[b, k] = min(max(total[b] / batch_scale, lo), hi)
