@@ -339,12 +339,7 @@ class CoreVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start new episodes in every copy. ``seed``: an int (copy ``i`` gets ``seed + i``) or
         one seed per copy; ``None`` continues each copy's generator."""
-        mask = (options or {}).get("reset_mask")
-        if mask is not None and not np.all(mask):
-            raise ValueError(
-                "the copies share a fixed horizon and reset together: reset_mask must select "
-                "every copy"
-            )
+        require_full_reset(options)
         self._seed(seed)
         self._reset_core()
         self._autoreset = False
@@ -366,6 +361,16 @@ class CoreVectorEnv(VectorEnv):
         terminated = np.full(self.num_envs, done)
         infos = {k: info[:, i] for i, k in enumerate(self.core.info_keys)}
         return self.core.observe(), reward, terminated, self._false, {**infos, **self._masks}
+
+
+def require_full_reset(options: dict[str, Any] | None) -> None:
+    """Refuse a partial reset: the copies of a native vector env share a fixed horizon, so
+    they start and end episodes together (``options["reset_mask"]`` must select them all)."""
+    mask = (options or {}).get("reset_mask")
+    if mask is not None and not np.all(mask):
+        raise ValueError(
+            "the copies share a fixed horizon and reset together: reset_mask must select every copy"
+        )
 
 
 def copy_episodes(

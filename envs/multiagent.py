@@ -40,7 +40,15 @@ from gymnasium.vector.utils import batch_space
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from .core import OBS_BOUND, SEEDINGS, CoreBase, EnvParams, copy_episodes, require
+from .core import (
+    OBS_BOUND,
+    SEEDINGS,
+    CoreBase,
+    EnvParams,
+    copy_episodes,
+    require,
+    require_full_reset,
+)
 from .suite import QoS
 
 
@@ -295,10 +303,7 @@ class SharedPolicyVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """New episodes in every copy. ``seed``: an int (copy ``c`` gets ``seed + c``), one seed
         per copy, or one per slot (a copy takes its first agent's); ``None`` continues."""
-        mask = (options or {}).get("reset_mask")
-        if mask is not None and not np.all(mask):
-            raise ValueError("the copies share a fixed horizon and reset together: reset_mask "
-                             "must select every slot")  # fmt: skip
+        require_full_reset(options)
         self._seed(seed)
         self._reset_core()
         self._started, self._autoreset = True, False
