@@ -57,12 +57,18 @@ def resolve_device(device: str) -> torch.device:
     one; also accepts ``"cuda:1"``."""
     kind = device.split(":")[0]
     if kind not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES} (or cuda:<n>), got {device!r}")
+        raise ValueError(f"device: must be one of {DEVICES} (or cuda:<n>), got {device!r}")
     if kind == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if kind == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r}, but torch {torch.__version__} sees no CUDA GPU")
-    return torch.device(device)
+        raise ValueError(f"device: {device!r}, but torch {torch.__version__} sees no CUDA GPU")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device: cannot read {device!r} as a device ({err})") from None
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device: {device!r}, but there are {torch.cuda.device_count()} CUDA GPUs")
+    return resolved
 
 
 @dataclass
@@ -252,22 +258,27 @@ class _BatchActing:
         return self._act_batch(np.asarray(obs)[None])[0]
 
 
-def _rng_state() -> dict[str, Any]:
-    # the global generators that torch (CPU and CUDA), SB3's noise and Python-side sampling draw
-    # from
+def _rng_state(device: torch.device) -> dict[str, Any]:
+    # the global generators that torch, SB3's noise and Python-side sampling draw from; on a
+    # CUDA run also that GPU's own generator (only its own: reading the others would start CUDA
+    # on every GPU, and a resume on a host with fewer GPUs could not restore them)
     state = {"python": random.getstate(), "numpy": np.random.get_state(),  # noqa: NPY002
              "torch": torch.get_rng_state()}  # fmt: skip
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
+def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])  # noqa: NPY002
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    cuda = state.get("cuda")
+    if isinstance(cuda, list):  # older checkpoints kept every GPU's generator
+        index = device.index or 0
+        cuda = cuda[index] if index < len(cuda) else None
+    if cuda is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(cuda, device)
 
 
 class RuleRunner(AgentRunner):
@@ -399,17 +410,30 @@ class TianshouRunner(AgentRunner):
             out = out.cpu().numpy()
         return policy.map_action(out)
 
+    def _own_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Optimisers that modules build for themselves, outside the algorithm's state dict:
+        Tianshou's ``AutoAlpha`` keeps the temperature's Adam to itself."""
+        return {name: module._optim for name, module in self.algorithm.named_modules()
+                if isinstance(getattr(module, "_optim", None), torch.optim.Optimizer)}  # fmt: skip
+
     def save(self, directory: Path) -> None:
         torch.save(self.algorithm.state_dict(), directory / "algorithm.pt")
+        own = {name: optim.state_dict() for name, optim in self._own_optimizers().items()}
+        torch.save(own, directory / "own_optimizers.pt")
         with open(directory / "buffer.pkl", "wb") as f:
             pickle.dump(self.buffer, f)
-        torch.save({"env_steps": self.env_steps, "debt": self._debt, "rng": _rng_state()},
-                   directory / "state.pt")  # fmt: skip
+        state = {"env_steps": self.env_steps, "debt": self._debt, "rng": _rng_state(self.device)}
+        torch.save(state, directory / "state.pt")
 
     def load(self, directory: Path) -> None:
         self.algorithm.load_state_dict(
             torch.load(directory / "algorithm.pt", weights_only=True, map_location=self.device)
         )
+        own_path = directory / "own_optimizers.pt"
+        if own_path.exists():  # (checkpoints of earlier versions lack it)
+            own = torch.load(own_path, weights_only=True, map_location=self.device)
+            for name, optim in self._own_optimizers().items():
+                optim.load_state_dict(own[name])
         with open(directory / "buffer.pkl", "rb") as f:
             self.buffer = pickle.load(f)  # our own file, written by save()
         # unpickled, each sub-buffer holds a copy of its slice, no longer a view of the shared
@@ -422,7 +446,7 @@ class TianshouRunner(AgentRunner):
         state = torch.load(directory / "state.pt", weights_only=False)
         self.env_steps = int(state["env_steps"])
         self._debt = float(state.get("debt", 0.0))
-        _set_rng_state(state["rng"])
+        _set_rng_state(state["rng"], self.device)
 
     def close(self) -> None:
         self.envs.close()
@@ -494,14 +518,14 @@ class SB3Runner(AgentRunner):
         self.model.save(directory / "model.zip")
         if hasattr(self.model, "replay_buffer"):
             self.model.save_replay_buffer(directory / "replay_buffer.pkl")
-        torch.save({"rng": _rng_state()}, directory / "state.pt")
+        torch.save({"rng": _rng_state(self.device)}, directory / "state.pt")
 
     def load(self, directory: Path) -> None:
         self.model = self.cls.load(directory / "model.zip", env=self.venv, device=self.device)
         if hasattr(self.model, "replay_buffer"):
             self.model.load_replay_buffer(directory / "replay_buffer.pkl")
         self.env_steps = int(self.model.num_timesteps)
-        _set_rng_state(torch.load(directory / "state.pt", weights_only=False)["rng"])
+        _set_rng_state(torch.load(directory / "state.pt", weights_only=False)["rng"], self.device)
 
     def close(self) -> None:
         self.venv.close()

@@ -20,9 +20,13 @@ logger = logging.getLogger(__name__)
 
 def fingerprint(cfg: DictConfig) -> str:
     """Hash of what defines a run (env, agent, seed, evaluation): a checkpoint is resumed only
-    by a configuration with the same fingerprint. Budget, logging, progress and paths may
-    change between sessions."""
+    by a configuration with the same fingerprint. Budget, logging, progress, paths and the
+    device (``agent.runner.device``: a run started on a GPU may go on on a CPU) may change between
+    sessions."""
     keep = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("env", "agent", "eval")}
+    runner = keep["agent"].get("runner")
+    if isinstance(runner, dict) and "device" in runner:
+        runner["device"] = "auto"  # every device hashes as the default does
     return hashlib.sha1(json.dumps([keep, cfg.seed], sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -29,7 +29,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import lowcarbon.envs  # noqa: F401  (registers the suite)
-from lowcarbon.agents.runners import AGENT_KINDS, AgentRunner, RunnerConfig, make_runner
+from lowcarbon.agents.runners import (
+    AGENT_KINDS,
+    AgentRunner,
+    RunnerConfig,
+    make_runner,
+    resolve_device,
+)
 from lowcarbon.agents.vector import EnvSource
 from lowcarbon.conf.schemas import env_kwargs
 from lowcarbon.envs.multiagent import is_multiagent, multiagent_entry
@@ -112,6 +118,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     algo = OmegaConf.to_container(cfg.agent.algo, resolve=True) or {}
     try:
         settings = RunnerConfig(**OmegaConf.to_container(cfg.agent.runner, resolve=True))
+        resolve_device(settings.device)  # no GPU, or no such GPU: a configuration error
     except (TypeError, ValueError) as err:
         raise ConfigError(f"agent.runner.{err}") from None
     try:

@@ -43,8 +43,11 @@ LEARNERS = ("gdm", "ts_sac", "sb3_sac", "sb3_ppo")
 
 
 def _device_name(device: str) -> str:
-    if device != "cpu" and torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
+    from lowcarbon.agents.runners import resolve_device
+
+    resolved = resolve_device(device)
+    if resolved.type == "cuda":
+        return torch.cuda.get_device_name(resolved)
     return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from hydra import compose, initialize_config_module
 
 from lowcarbon.harness import ConfigError, run
@@ -97,7 +98,8 @@ def test_launcher_and_sweeper_configs_compose(override, target):
     [("budget=-5", "budget"), ("eval.episodes=0", "eval.episodes"), ("seed=-1", "seed"),
      ("env.id=NoSuchEnv-v0", "env.id"), ("agent.runner.n_envs=0", "agent.runner.n_envs"),
      ("agent.algo.steps=0", "agent.algo"), ("env.kwargs.horizon=0", "env.kwargs.horizon"),
-     ("logger.mode=loud", "logger.mode")],
+     ("logger.mode=loud", "logger.mode"), ("agent.runner.device=cpu:x", "agent.runner.device"),
+     *([] if torch.cuda.is_available() else [("agent.runner.device=cuda", "agent.runner.device")])],
 )  # fmt: skip
 def test_bad_values_raise_an_error_naming_the_key(tmp_path, cache_dir, override, key):
     cfg = compose_cfg(*TINY, "env=datacenter", "agent=gdm", f"paths.cache_dir={cache_dir}",
@@ -240,6 +242,9 @@ def test_a_finished_run_is_not_redone_and_another_config_starts_afresh(tmp_path,
     assert longer["resumed"] and longer["env_steps"] == 72
     evals = pd.read_csv(tmp_path / "results.csv").query("not final").env_steps.tolist()
     assert evals == [24, 48, 72]
+    # the device is not part of a run's identity: a run started on a GPU may go on on the CPU
+    moved = run(compose_cfg(*base, "budget=96", "agent.runner.device=cpu"), tmp_path)
+    assert moved["resumed"] and moved["env_steps"] == 96
     other = run(compose_cfg(*base, "agent.algo.steps=3"), tmp_path)  # another config
     assert not other["resumed"] and other["env_steps"] == 48
     assert list(tmp_path.glob("checkpoint.replaced-*"))

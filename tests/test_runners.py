@@ -112,6 +112,18 @@ def test_cuda_without_a_gpu_is_a_clear_error():
         make_runner("gdm", ENV, TINY_ALGO["gdm"], {**TINY_RUNNER, "device": "cuda"})
 
 
+def test_a_device_that_is_not_there_is_a_clear_error():
+    with pytest.raises(ValueError, match="cannot read 'cpu:x'"):
+        resolve_device("cpu:x")
+    if torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        with pytest.raises(ValueError, match=f"there are {n} CUDA GPUs"):
+            resolve_device(f"cuda:{n}")
+    else:
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_device("cuda:1")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("kind", sorted(TINY_ALGO))
 def test_every_learner_trains_and_acts_on_cuda(kind):
@@ -137,6 +149,39 @@ def test_sb3_schedule_keeps_the_update_to_data_ratio_exactly(per_vector_step, ex
     # a value the user sets is kept and the other follows from the same ratio
     assert sb3_schedule(0.5, train_freq=4) == {"train_freq": 4, "gradient_steps": 2}
     assert sb3_schedule(0.5, gradient_steps=3) == {"train_freq": 6, "gradient_steps": 3}
+
+
+@pytest.mark.parametrize("kind", ["ts_sac", "gdm"])
+def test_a_resume_restores_every_optimiser_the_temperatures_included(tmp_path, kind):
+    """Tianshou's ``AutoAlpha`` builds its Adam outside the algorithm's state dict; the checkpoint
+    keeps it all the same, so a resumed SAC does not restart the temperature's moments."""
+    runner = TianshouRunner(kind, EnvSource(ENV), TINY_ALGO[kind], TINY_RUNNER, seed=0)
+    runner.train(48)
+    runner.save(tmp_path)
+    fresh = TianshouRunner(kind, EnvSource(ENV), TINY_ALGO[kind], TINY_RUNNER, seed=1)
+    fresh.load(tmp_path)
+    saved = [runner.algorithm.state_dict()["_optimizers"], runner._own_optimizers()]
+    loaded = [fresh.algorithm.state_dict()["_optimizers"], fresh._own_optimizers()]
+    if kind == "ts_sac":
+        assert list(loaded[1]) == ["alpha"]  # the temperature's own Adam is found ...
+        moments = loaded[1]["alpha"].state_dict()["state"]
+        assert moments and all(float(m["step"]) > 0 for m in moments.values())  # ... and restored
+    for a, b in zip(saved[0] + [o.state_dict() for o in saved[1].values()],
+                    loaded[0] + [o.state_dict() for o in loaded[1].values()], strict=True):
+        for sa, sb in zip(a["state"].values(), b["state"].values(), strict=True):
+            assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    runner.close()
+    fresh.close()
+
+
+def test_a_cpu_run_keeps_no_cuda_generator_and_old_checkpoints_still_load():
+    from lowcarbon.agents.runners import _rng_state, _set_rng_state
+
+    state = _rng_state(torch.device("cpu"))
+    assert "cuda" not in state  # reading it would start CUDA on a GPU host
+    expected = torch.rand(3)
+    _set_rng_state({**state, "cuda": []}, torch.device("cpu"))  # an older, all-GPU list
+    assert torch.equal(torch.rand(3), expected)
 
 
 def test_a_resumed_replay_buffer_is_the_one_that_was_saved(tmp_path):
