@@ -20,8 +20,12 @@ from lowcarbon.envs import DEFAULT_IDS
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="episodes per policy and env")
-    parser.add_argument("--envs", nargs="+", default=list(DEFAULT_IDS),
-                        help="env ids (default: the default instance of each family)")
+    parser.add_argument(
+        "--envs",
+        nargs="+",
+        default=list(DEFAULT_IDS),
+        help="env ids (default: the default instance of each family)",
+    )
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
     parser.add_argument("--out", help="write every episode to this CSV file")
     args = parser.parse_args(argv)

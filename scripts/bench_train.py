@@ -92,8 +92,12 @@ def _table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="metaverse", help="an env config of conf/env")
-    parser.add_argument("--grid-budget", type=int, default=None,
-                        help="env steps per grid run (default 10k; 30k with --full)")
+    parser.add_argument(
+        "--grid-budget",
+        type=int,
+        default=None,
+        help="env steps per grid run (default 10k; 30k with --full)",
+    )
     parser.add_argument("--budget", type=int, default=100_000, help="env steps per learner run")
     parser.add_argument("--episodes", type=int, default=20, help="held-out days per evaluation")
     parser.add_argument("--full", action="store_true", help="also every learner at --budget")
@@ -111,8 +115,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if not args.no_grid:
         for n in GRID_N_ENVS:
             for utd in GRID_UTD:
-                plan.append(("grid", "gdm", args.grid_budget,
-                             [f"agent.runner.n_envs={n}", f"agent.runner.updates_per_step={utd}"]))
+                plan.append(
+                    (
+                        "grid",
+                        "gdm",
+                        args.grid_budget,
+                        [f"agent.runner.n_envs={n}", f"agent.runner.updates_per_step={utd}"],
+                    )
+                )
     if args.full:
         plan += [("learners", agent, args.budget, []) for agent in LEARNERS]
 

@@ -166,7 +166,9 @@ def test_native_vector_env_replays_single_envs(env_id):
     venv = make_vector_env(env_id, 3)
     singles = [gym.make(env_id) for _ in seeds]
     obs, _ = venv.reset(seed=seeds)
-    assert np.array_equal(obs, np.stack([e.reset(seed=s)[0] for e, s in zip(singles, seeds, strict=True)]))
+    assert np.array_equal(
+        obs, np.stack([e.reset(seed=s)[0] for e, s in zip(singles, seeds, strict=True)])
+    )
     rng = np.random.default_rng(0)
     for _ in range(2):
         for _ in range(venv.unwrapped.core.horizon):

@@ -166,8 +166,11 @@ def test_a_resume_restores_every_optimiser_the_temperatures_included(tmp_path, k
         assert list(loaded[1]) == ["alpha"]  # the temperature's own Adam is found ...
         moments = loaded[1]["alpha"].state_dict()["state"]
         assert moments and all(float(m["step"]) > 0 for m in moments.values())  # ... and restored
-    for a, b in zip(saved[0] + [o.state_dict() for o in saved[1].values()],
-                    loaded[0] + [o.state_dict() for o in loaded[1].values()], strict=True):
+    for a, b in zip(
+        saved[0] + [o.state_dict() for o in saved[1].values()],
+        loaded[0] + [o.state_dict() for o in loaded[1].values()],
+        strict=True,
+    ):
         for sa, sb in zip(a["state"].values(), b["state"].values(), strict=True):
             assert all(torch.equal(sa[k], sb[k]) for k in sa)
     runner.close()
