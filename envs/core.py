@@ -236,14 +236,99 @@ class CoreEnv(gym.Env[np.ndarray, np.ndarray]):
 SEEDINGS = ("per_copy", "batch")
 
 
-class CoreVectorEnv(VectorEnv):
-    """A native ``gymnasium.vector.VectorEnv`` stepping ``num_envs`` copies in one numpy pass.
+class NativeVectorEnv(VectorEnv, ABC):
+    """What the native vector envs share: one core stepping every copy in one call, Gymnasium's
+    ``NEXT_STEP`` autoreset, whole-batch resets only, read-only flag and mask arrays.
 
-    Autoreset follows Gymnasium's default ``NEXT_STEP`` mode: the step after the last one of an
-    episode returns the first observation of the next episode, reward 0 and no termination.
-    ``info`` holds each key as a (num_envs,) array with its ``_key`` mask, as Gymnasium's vector
-    environments do. The copies share a fixed horizon, so they start and end episodes together;
-    a partial reset (``options={"reset_mask": m}`` with some copies left out) is refused.
+    The copies share a fixed horizon, so they start and end episodes together: the step after
+    the last one of an episode returns the first observation of the next episode, reward 0 and
+    no termination, and a partial reset (``options={"reset_mask": m}`` with some copies left
+    out) is refused. ``info`` holds each key as a (num_envs,) array with its ``_key`` mask, as
+    Gymnasium's vector environments do. A subclass seeds (:meth:`_seed`), observes
+    (:meth:`_observe`) and steps its core (:meth:`_advance`).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def _setup(
+        self, core: Any, single: Any, num_envs: int, seeding: str, info_keys: Sequence[str]
+    ) -> None:
+        """``core`` steps the copies; ``single`` (a one-copy core, or None for one copy) draws
+        each copy's episode in ``per_copy`` seeding."""
+        self.core, self._single, self.num_envs, self.seeding = core, single, num_envs, seeding
+        self.single_observation_space = gym.spaces.Box(
+            -OBS_BOUND, OBS_BOUND, shape=(core.obs_dim,), dtype=np.float32
+        )
+        self.single_action_space = gym.spaces.Box(
+            -1.0, 1.0, shape=(core.act_dim,), dtype=np.float32
+        )
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._rngs: list[np.random.Generator] | None = None
+        self._started = self._autoreset = False
+        # returned on every step, so read-only: a caller writing into them gets an error, not a
+        # corrupted next step
+        self._false = np.zeros(num_envs, dtype=bool)
+        self._false.flags.writeable = False
+        self._masks = {f"_{k}": np.ones(num_envs, dtype=bool) for k in info_keys}
+        for mask in self._masks.values():
+            mask.flags.writeable = False
+
+    @abstractmethod
+    def _seed(self, seed: int | Sequence[int | None] | None) -> None:
+        """Set the generators that the next resets draw from (``None``: carry on)."""
+
+    @abstractmethod
+    def _observe(self) -> np.ndarray:
+        """The (num_envs, obs_dim) observations."""
+
+    @abstractmethod
+    def _advance(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """One step of every copy: the (num_envs,) rewards and the info arrays (no masks)."""
+
+    def _batch_generator(self) -> np.random.Generator:
+        """The generator of a reset drawn in one pass (batch seeding, or a single copy)."""
+        return self._rngs[0]
+
+    def _reset_core(self) -> None:
+        if self.seeding == "batch" or self._single is None:
+            self.core.reset(self._batch_generator())
+        else:
+            copy_episodes(self._single, self.core, self._rngs)
+
+    def reset(
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start new episodes in every copy (see the subclass for what ``seed`` may be;
+        ``None`` continues each copy's generator)."""
+        require_full_reset(options)
+        self._seed(seed)
+        self._reset_core()
+        self._started, self._autoreset = True, False
+        return self._observe(), {}
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        if self._autoreset:
+            self._reset_core()
+            self._autoreset = False
+            return self._observe(), np.zeros(self.num_envs), self._false, self._false, {}
+        reward, infos = self._advance(actions)
+        done = self.core.done
+        self._autoreset = done
+        terminated = np.full(self.num_envs, done)
+        return self._observe(), reward, terminated, self._false, {**infos, **self._masks}
+
+
+class CoreVectorEnv(NativeVectorEnv):
+    """A native ``gymnasium.vector.VectorEnv`` stepping ``num_envs`` copies of a suite env in
+    one numpy pass (autoreset, resets and info as :class:`NativeVectorEnv` says).
 
     :param env_cls: the suite env class (its ``params_cls`` and ``core_cls``).
     :param num_envs: number of copies.
@@ -262,40 +347,18 @@ class CoreVectorEnv(VectorEnv):
     :param kwargs: the environment's parameters (the fields of ``env_cls.params_cls``).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
-
     def __init__(
         self, env_cls: type[CoreEnv], num_envs: int, *, seeding: str = "per_copy", **kwargs: Any
     ) -> None:
         require(num_envs >= 1, "num_envs", f"must be >= 1, got {num_envs}")
         require(seeding in SEEDINGS, "seeding", f"must be one of {SEEDINGS}, got {seeding!r}")
-        self.num_envs = num_envs
-        self.seeding = seeding
         self.params = env_cls.params_cls(**kwargs)
-        self.core = env_cls.core_cls(self.params, batch_size=num_envs)
-        self.core.fast_draws = seeding == "batch"
+        core = env_cls.core_cls(self.params, batch_size=num_envs)
+        core.fast_draws = seeding == "batch"
         # per_copy: a one-copy core draws each copy's episode, which is copied into the batch
-        self._single = env_cls.core_cls(self.params, batch_size=1) if num_envs > 1 else None
-        self._rngs: list[np.random.Generator] | None = None
-        self.single_observation_space = gym.spaces.Box(
-            -OBS_BOUND, OBS_BOUND, shape=(self.core.obs_dim,), dtype=np.float32
-        )
-        self.single_action_space = gym.spaces.Box(
-            -1.0, 1.0, shape=(self.core.act_dim,), dtype=np.float32
-        )
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.action_space = batch_space(self.single_action_space, num_envs)
-        self._action_shape = (num_envs, self.core.act_dim)
-        self._autoreset = False
-        self._started = False
-        self._zeros = np.zeros(num_envs)
-        # returned on every step, so read-only: a caller writing into them gets an error, not a
-        # corrupted next step
-        self._false = np.zeros(num_envs, dtype=bool)
-        self._false.flags.writeable = False
-        self._masks = {f"_{k}": np.ones(num_envs, dtype=bool) for k in self.core.info_keys}
-        for mask in self._masks.values():
-            mask.flags.writeable = False
+        single = env_cls.core_cls(self.params, batch_size=1) if num_envs > 1 else None
+        self._setup(core, single, num_envs, seeding, core.info_keys)
+        self._action_shape = (num_envs, core.act_dim)
 
     def _seed(self, seed: int | Sequence[int | None] | None) -> None:
         if self.seeding == "batch":
@@ -323,13 +386,8 @@ class CoreVectorEnv(VectorEnv):
         self._rngs = [gym.utils.seeding.np_random(s)[0] for s in seeds]
         self._np_random_seed = seeds[0] if seeds[0] is not None else -1
 
-    def _reset_core(self) -> None:
-        if self.seeding == "batch":
-            self.core.reset(self.np_random)
-        elif self._single is None:
-            self.core.reset(self._rngs[0])
-        else:
-            copy_episodes(self._single, self.core, self._rngs)
+    def _batch_generator(self) -> np.random.Generator:
+        return self.np_random if self.seeding == "batch" else self._rngs[0]
 
     def reset(
         self,
@@ -339,28 +397,14 @@ class CoreVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start new episodes in every copy. ``seed``: an int (copy ``i`` gets ``seed + i``) or
         one seed per copy; ``None`` continues each copy's generator."""
-        require_full_reset(options)
-        self._seed(seed)
-        self._reset_core()
-        self._autoreset = False
-        self._started = True
-        return self.core.observe(), {}
+        return super().reset(seed=seed, options=options)
 
-    def step(
-        self, actions: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
-        if self._autoreset:
-            self._reset_core()
-            self._autoreset = False
-            return self.core.observe(), self._zeros.copy(), self._false, self._false, {}
+    def _observe(self) -> np.ndarray:
+        return self.core.observe()
+
+    def _advance(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         reward, info = self.core.step(_as_action(actions, self._action_shape))
-        done = self.core.done
-        self._autoreset = done
-        terminated = np.full(self.num_envs, done)
-        infos = {k: info[:, i] for i, k in enumerate(self.core.info_keys)}
-        return self.core.observe(), reward, terminated, self._false, {**infos, **self._masks}
+        return reward, {k: info[:, i] for i, k in enumerate(self.core.info_keys)}
 
 
 def require_full_reset(options: dict[str, Any] | None) -> None:

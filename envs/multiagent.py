@@ -35,8 +35,6 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
@@ -45,9 +43,8 @@ from .core import (
     SEEDINGS,
     CoreBase,
     EnvParams,
-    copy_episodes,
+    NativeVectorEnv,
     require,
-    require_full_reset,
 )
 from .suite import QoS
 
@@ -222,22 +219,21 @@ def pettingzoo_constructors(
     return env, parallel_env
 
 
-class SharedPolicyVectorEnv(VectorEnv):
+class SharedPolicyVectorEnv(NativeVectorEnv):
     """A Gymnasium ``VectorEnv`` with one slot per (copy, agent) of a multi-agent core.
 
     Slot ``c * n_agents + i`` is agent ``i`` of copy ``c``: it observes that agent's
     observation, takes its action and receives its reward, so a single-agent learner on this
     vector env is a parameter-shared independent learner. ``num_envs = copies * n_agents``.
     Info holds each agent key per slot and each copy key repeated over the copy's agents, with
-    their ``_key`` masks. Autoreset is Gymnasium's ``NEXT_STEP``, as :class:`CoreVectorEnv`'s.
+    their ``_key`` masks. Autoreset and resets are :class:`NativeVectorEnv`'s, as
+    :class:`CoreVectorEnv`'s are.
 
     :param env_cls: a :class:`ParallelCoreEnv` subclass (its ``params_cls`` and ``core_cls``).
     :param copies: number of independent copies of the game.
     :param seeding: ``"per_copy"`` (copy ``c`` replays the parallel env reset with
         ``seed + c``) or ``"batch"`` (one generator for all copies).
     """
-
-    metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(
         self,
@@ -250,24 +246,11 @@ class SharedPolicyVectorEnv(VectorEnv):
         require(copies >= 1, "copies", f"must be >= 1, got {copies}")
         require(seeding in SEEDINGS, "seeding", f"must be one of {SEEDINGS}, got {seeding!r}")
         self.params = env_cls.params_cls(**kwargs)
-        self.core = env_cls.core_cls(self.params, batch_size=copies)
-        self._single = env_cls.core_cls(self.params, batch_size=1) if copies > 1 else None
-        self.copies, self.n_agents, self.seeding = copies, self.core.n_agents, seeding
-        self.num_envs = copies * self.n_agents
-        self.single_observation_space = gym.spaces.Box(
-            -OBS_BOUND, OBS_BOUND, shape=(self.core.obs_dim,), dtype=np.float32
-        )
-        self.single_action_space = gym.spaces.Box(
-            -1.0, 1.0, shape=(self.core.act_dim,), dtype=np.float32
-        )
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._rngs: list[np.random.Generator] | None = None
-        self._started = self._autoreset = False
-        self._false = np.zeros(self.num_envs, dtype=bool)
-        self._false.flags.writeable = False
-        keys = self.core.agent_info_keys + self.core.info_keys
-        self._masks = {f"_{k}": np.ones(self.num_envs, dtype=bool) for k in keys}
+        core = env_cls.core_cls(self.params, batch_size=copies)
+        single = env_cls.core_cls(self.params, batch_size=1) if copies > 1 else None
+        self.copies, self.n_agents = copies, core.n_agents
+        keys = core.agent_info_keys + core.info_keys
+        self._setup(core, single, copies * core.n_agents, seeding, keys)
 
     def _seed(self, seed: int | Sequence[int | None] | None) -> None:
         if seed is not None and not isinstance(seed, int | np.integer):
@@ -289,12 +272,6 @@ class SharedPolicyVectorEnv(VectorEnv):
         else:
             self._rngs = [gym.utils.seeding.np_random(s)[0] for s in seeds]
 
-    def _reset_core(self) -> None:
-        if self.seeding == "batch" or self._single is None:
-            self.core.reset(self._rngs[0])
-        else:
-            copy_episodes(self._single, self.core, self._rngs)
-
     def reset(
         self,
         *,
@@ -303,24 +280,12 @@ class SharedPolicyVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """New episodes in every copy. ``seed``: an int (copy ``c`` gets ``seed + c``), one seed
         per copy, or one per slot (a copy takes its first agent's); ``None`` continues."""
-        require_full_reset(options)
-        self._seed(seed)
-        self._reset_core()
-        self._started, self._autoreset = True, False
-        return self._obs(), {}
+        return super().reset(seed=seed, options=options)
 
-    def _obs(self) -> np.ndarray:
+    def _observe(self) -> np.ndarray:
         return self.core.observe().reshape(self.num_envs, self.core.obs_dim)
 
-    def step(
-        self, actions: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
-        if self._autoreset:
-            self._reset_core()
-            self._autoreset = False
-            return self._obs(), np.zeros(self.num_envs), self._false, self._false, {}
+    def _advance(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         a = np.array(actions, dtype=np.float64)
         if a.size != self.num_envs * self.core.act_dim:
             raise ValueError(f"actions have shape {a.shape}, expected "
@@ -328,15 +293,12 @@ class SharedPolicyVectorEnv(VectorEnv):
         reward, info, agent_info = self.core.step(
             a.reshape(self.copies, self.n_agents, self.core.act_dim)
         )
-        done = self.core.done
-        self._autoreset = done
-        infos: dict[str, Any] = {
+        infos: dict[str, np.ndarray] = {
             k: agent_info[:, :, j].reshape(-1) for j, k in enumerate(self.core.agent_info_keys)
         }
         for j, k in enumerate(self.core.info_keys):
             infos[k] = np.repeat(info[:, j], self.n_agents)
-        terminated = np.full(self.num_envs, done)
-        return self._obs(), reward.reshape(-1), terminated, self._false, {**infos, **self._masks}
+        return reward.reshape(-1), infos
 
 
 @dataclass(frozen=True)
