@@ -75,20 +75,15 @@ def make_vector_env(
     return CoreVectorEnv(e.family.env_cls, num_envs, seeding=seeding, **{**e.kwargs, **kwargs})
 
 
-def _vector_entry(env_id: str):
-    def make(num_envs: int = 1, **kwargs) -> CoreVectorEnv:
-        return make_vector_env(env_id, num_envs, **kwargs)
-
-    return make
-
-
 for _id, _entry in suite().items():
     if _id not in gym.registry:
-        _cls = _entry.family.env_cls
+        _module = _entry.family.env_cls.__module__
         gym.register(
             id=_id,
-            entry_point=f"{_cls.__module__}:{_cls.__name__}",
-            vector_entry_point=_vector_entry(_id),
+            entry_point=f"{_module}:{_entry.family.env_cls.__name__}",
+            # by name, not a closure, so that env.spec pickles (AsyncVectorEnv, SubprocVecEnv)
+            # and serialises (EnvSpec.to_json)
+            vector_entry_point=f"{_module}:make_vector",
             kwargs=dict(_entry.kwargs),
             disable_env_checker=False,
         )

@@ -23,9 +23,10 @@ dynamics are the same code either way.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -45,8 +46,13 @@ class EnvParams:
     horizon: int = 24
     slot_minutes: int = 60
 
-    def check_time(self) -> None:
-        """Validate ``horizon`` (slots per episode) and ``slot_minutes`` (length of a slot)."""
+    def check_base(self) -> None:
+        """Validate what every env's parameters share: each number finite (NaN and +-inf are
+        refused wherever they appear, in sequences too), ``horizon`` (slots per episode) and
+        ``slot_minutes`` (length of a slot). Each env's ``__post_init__`` calls it first."""
+        for f in fields(self):
+            bad = next((x for x in _numbers(getattr(self, f.name)) if not math.isfinite(x)), None)
+            require(bad is None, f.name, f"must be finite, got {getattr(self, f.name)!r}")
         require(self.horizon >= 1, "horizon", f"must be >= 1, got {self.horizon}")
         require(
             self.slot_minutes >= 1 and (60 % self.slot_minutes == 0 or self.slot_minutes % 60 == 0),
@@ -60,6 +66,18 @@ class EnvParams:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _numbers(value: Any) -> Iterator[float]:
+    """The numbers in a parameter value: the value itself, or those of a (nested) sequence;
+    strings and booleans are not numbers here."""
+    if isinstance(value, bool | str | bytes) or value is None:
+        return
+    if isinstance(value, int | float | np.number):
+        yield float(value)
+    elif isinstance(value, Sequence | np.ndarray):
+        for item in value:
+            yield from _numbers(item)
 
 
 def require(condition: bool, name: str, message: str) -> None:
@@ -202,8 +220,7 @@ class CoreEnv(gym.Env[np.ndarray, np.ndarray]):
     core_cls: ClassVar[type[BatchedCore]]
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
-        if render_mode is not None:
-            raise ValueError(f"render_mode: this environment does not render, got {render_mode!r}")
+        refuse_render_mode(render_mode)
         self.params = self.params_cls(**kwargs)
         self.core = self.core_cls(self.params, batch_size=1)
         self.observation_space = gym.spaces.Box(
@@ -232,6 +249,25 @@ class CoreEnv(gym.Env[np.ndarray, np.ndarray]):
         info_dict = dict(zip(self._keys, info[0].tolist(), strict=True))
         return obs, float(reward[0]), terminated, False, info_dict
 
+    @classmethod
+    def vector(cls, num_envs: int = 1, **kwargs: Any) -> CoreVectorEnv:
+        """The native vector env of this env (``gym.make_vec(id, n,
+        vectorization_mode="vector_entry_point")`` calls it through the module's
+        ``make_vector``); ``kwargs`` are :class:`CoreVectorEnv`'s and the parameters."""
+        return CoreVectorEnv(cls, num_envs, **kwargs)
+
+
+class RenderModeError(TypeError, ValueError):
+    """A ``render_mode`` the env does not have. A ``TypeError``, as an env without a
+    ``render_mode`` argument raises, so callers that retry without one (SB3's ``make_vec_env``
+    asks for ``rgb_array`` first) do; and a ``ValueError``, a bad value."""
+
+
+def refuse_render_mode(render_mode: str | None) -> None:
+    """The envs do not render: only ``render_mode=None`` is accepted."""
+    if render_mode is not None:
+        raise RenderModeError(f"render_mode: this environment does not render, got {render_mode!r}")
+
 
 SEEDINGS = ("per_copy", "batch")
 
@@ -243,19 +279,37 @@ class NativeVectorEnv(VectorEnv, ABC):
     The copies share a fixed horizon, so they start and end episodes together: the step after
     the last one of an episode returns the first observation of the next episode, reward 0 and
     no termination, and a partial reset (``options={"reset_mask": m}`` with some copies left
-    out) is refused. ``info`` holds each key as a (num_envs,) array with its ``_key`` mask, as
-    Gymnasium's vector environments do. A subclass seeds (:meth:`_seed`), observes
+    out) is refused. With ``max_episode_steps``, every copy is truncated after that many steps
+    and reset at the next one. ``info`` holds each key as a (num_envs,) array with its ``_key``
+    mask, as Gymnasium's vector environments do. Actions must have the shape
+    ``(num_envs, act_dim)``. A subclass seeds (:meth:`_seed`), observes
     (:meth:`_observe`) and steps its core (:meth:`_advance`).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def _setup(
-        self, core: Any, single: Any, num_envs: int, seeding: str, info_keys: Sequence[str]
+        self,
+        core: Any,
+        single: Any,
+        num_envs: int,
+        seeding: str,
+        info_keys: Sequence[str],
+        max_episode_steps: int | None = None,
     ) -> None:
         """``core`` steps the copies; ``single`` (a one-copy core, or None for one copy) draws
-        each copy's episode in ``per_copy`` seeding."""
+        each copy's episode in ``per_copy`` seeding; ``max_episode_steps`` truncates episodes
+        (all copies at once), as Gymnasium's ``TimeLimit`` does for each env of a
+        ``SyncVectorEnv``."""
+        require(
+            max_episode_steps is None or max_episode_steps >= 1,
+            "max_episode_steps",
+            f"must be >= 1 or None, got {max_episode_steps!r}",
+        )
         self.core, self._single, self.num_envs, self.seeding = core, single, num_envs, seeding
+        self.max_episode_steps = max_episode_steps
+        self._elapsed = 0
+        self._action_shape = (num_envs, core.act_dim)
         self.single_observation_space = gym.spaces.Box(
             -OBS_BOUND, OBS_BOUND, shape=(core.obs_dim,), dtype=np.float32
         )
@@ -269,10 +323,10 @@ class NativeVectorEnv(VectorEnv, ABC):
         # returned on every step, so read-only: a caller writing into them gets an error, not a
         # corrupted next step
         self._false = np.zeros(num_envs, dtype=bool)
-        self._false.flags.writeable = False
+        self._true = np.ones(num_envs, dtype=bool)
         self._masks = {f"_{k}": np.ones(num_envs, dtype=bool) for k in info_keys}
-        for mask in self._masks.values():
-            mask.flags.writeable = False
+        for flags in (self._false, self._true, *self._masks.values()):
+            flags.flags.writeable = False
 
     @abstractmethod
     def _seed(self, seed: int | Sequence[int | None] | None) -> None:
@@ -284,7 +338,18 @@ class NativeVectorEnv(VectorEnv, ABC):
 
     @abstractmethod
     def _advance(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """One step of every copy: the (num_envs,) rewards and the info arrays (no masks)."""
+        """One step of every copy with the (num_envs, act_dim) float64 ``actions``: the
+        (num_envs,) rewards and the info arrays (no masks)."""
+
+    def _actions(self, actions: Any) -> np.ndarray:
+        """A float64 copy of ``actions``, which must have the batch's shape: an array that only
+        has the right number of entries (transposed, flat) would mix up the copies' actions."""
+        a = np.array(actions, dtype=np.float64)
+        if a.shape != self._action_shape:
+            raise ValueError(
+                f"actions have shape {a.shape}, expected (num_envs, act_dim) = {self._action_shape}"
+            )
+        return a
 
     def _batch_generator(self) -> np.random.Generator:
         """The generator of a reset drawn in one pass (batch seeding, or a single copy)."""
@@ -307,7 +372,7 @@ class NativeVectorEnv(VectorEnv, ABC):
         require_full_reset(options)
         self._seed(seed)
         self._reset_core()
-        self._started, self._autoreset = True, False
+        self._started, self._autoreset, self._elapsed = True, False, 0
         return self._observe(), {}
 
     def step(
@@ -317,13 +382,16 @@ class NativeVectorEnv(VectorEnv, ABC):
             raise RuntimeError("call reset() before step()")
         if self._autoreset:
             self._reset_core()
-            self._autoreset = False
+            self._autoreset, self._elapsed = False, 0
             return self._observe(), np.zeros(self.num_envs), self._false, self._false, {}
-        reward, infos = self._advance(actions)
+        reward, infos = self._advance(self._actions(actions))
+        self._elapsed += 1
         done = self.core.done
-        self._autoreset = done
-        terminated = np.full(self.num_envs, done)
-        return self._observe(), reward, terminated, self._false, {**infos, **self._masks}
+        cut = self.max_episode_steps is not None and self._elapsed >= self.max_episode_steps
+        self._autoreset = done or cut
+        terminated = self._true if done else self._false
+        truncated = self._true if cut else self._false
+        return self._observe(), reward, terminated, truncated, {**infos, **self._masks}
 
 
 class CoreVectorEnv(NativeVectorEnv):
@@ -344,12 +412,24 @@ class CoreVectorEnv(NativeVectorEnv):
           numpy's SFC64, faster than the single env's PCG64. The core's
           :attr:`~BatchedCore.fast_draws` is set, so cores that have faster samplers of the same
           distributions use them.
+    :param max_episode_steps: truncate every episode after this many steps (``None``: the
+        episodes run their ``horizon`` and terminate), as ``gym.make_vec(...,
+        max_episode_steps=k)`` asks.
+    :param render_mode: must be ``None`` (the envs do not render).
     :param kwargs: the environment's parameters (the fields of ``env_cls.params_cls``).
     """
 
     def __init__(
-        self, env_cls: type[CoreEnv], num_envs: int, *, seeding: str = "per_copy", **kwargs: Any
+        self,
+        env_cls: type[CoreEnv],
+        num_envs: int,
+        *,
+        seeding: str = "per_copy",
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        **kwargs: Any,
     ) -> None:
+        refuse_render_mode(render_mode)
         require(num_envs >= 1, "num_envs", f"must be >= 1, got {num_envs}")
         require(seeding in SEEDINGS, "seeding", f"must be one of {SEEDINGS}, got {seeding!r}")
         self.params = env_cls.params_cls(**kwargs)
@@ -357,8 +437,7 @@ class CoreVectorEnv(NativeVectorEnv):
         core.fast_draws = seeding == "batch"
         # per_copy: a one-copy core draws each copy's episode, which is copied into the batch
         single = env_cls.core_cls(self.params, batch_size=1) if num_envs > 1 else None
-        self._setup(core, single, num_envs, seeding, core.info_keys)
-        self._action_shape = (num_envs, core.act_dim)
+        self._setup(core, single, num_envs, seeding, core.info_keys, max_episode_steps)
 
     def _seed(self, seed: int | Sequence[int | None] | None) -> None:
         if self.seeding == "batch":
@@ -403,7 +482,7 @@ class CoreVectorEnv(NativeVectorEnv):
         return self.core.observe()
 
     def _advance(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        reward, info = self.core.step(_as_action(actions, self._action_shape))
+        reward, info = self.core.step(actions)
         return reward, {k: info[:, i] for i, k in enumerate(self.core.info_keys)}
 
 

@@ -44,6 +44,7 @@ from .core import (
     CoreBase,
     EnvParams,
     NativeVectorEnv,
+    refuse_render_mode,
     require,
 )
 from .suite import QoS
@@ -101,8 +102,7 @@ class ParallelCoreEnv(ParallelEnv):
     def __init__(
         self, max_cycles: int | None = None, render_mode: str | None = None, **kwargs: Any
     ) -> None:
-        if render_mode is not None:
-            raise ValueError(f"render_mode: this environment does not render, got {render_mode!r}")
+        refuse_render_mode(render_mode)
         self.params = self.params_cls(**kwargs)
         self.core = self.core_cls(self.params, batch_size=1)
         self.max_cycles = self.core.horizon if max_cycles is None else int(max_cycles)
@@ -286,12 +286,8 @@ class SharedPolicyVectorEnv(NativeVectorEnv):
         return self.core.observe().reshape(self.num_envs, self.core.obs_dim)
 
     def _advance(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        a = np.array(actions, dtype=np.float64)
-        if a.size != self.num_envs * self.core.act_dim:
-            raise ValueError(f"actions have shape {a.shape}, expected "
-                             f"({self.num_envs}, {self.core.act_dim})")  # fmt: skip
         reward, info, agent_info = self.core.step(
-            a.reshape(self.copies, self.n_agents, self.core.act_dim)
+            actions.reshape(self.copies, self.n_agents, self.core.act_dim)
         )
         infos: dict[str, np.ndarray] = {
             k: agent_info[:, :, j].reshape(-1) for j, k in enumerate(self.core.agent_info_keys)

@@ -1,15 +1,19 @@
 """API compliance, determinism, robustness and argument checking of every registered env."""
 
+import pickle
+
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.envs.registration import EnvSpec
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
+from stable_baselines3.common.env_util import make_vec_env
 
-import lowcarbon.envs  # noqa: F401  (registers the ids)
+import lowcarbon.envs
 from lowcarbon.envs import ENV_IDS, make_vector_env
 
 NON_DEFAULT = [
@@ -126,6 +130,14 @@ def test_nan_action_raises_clear_error(env_id):
         ("LowCarbon/EnergyInternet-v1", {"horizon": 0}, "horizon"),
         ("LowCarbon/EnergyInternet-v1", {"charge_efficiency": 1.2}, "charge_efficiency"),
         ("LowCarbon/EnergyInternet-v1", {"n_prosumers": 2, "pv_kwp": (1,)}, "pv_kwp"),
+        # +-inf passes every ">= 0" check; it would give NaN observations (inf / inf)
+        ("LowCarbon/MetaverseOffload-v1", {"carbon_allowance_kg": float("inf")},
+         "carbon_allowance_kg: must be finite"),
+        ("LowCarbon/DataCenter-v1", {"it_capacity_mw": (1, float("inf"), 3)},
+         "it_capacity_mw: must be finite"),
+        ("LowCarbon/EnergyInternet-v1", {"wind_kw": float("inf")}, "wind_kw: must be finite"),
+        ("LowCarbon/EnergyInternet-v1", {"carbon_price_per_t": float("-inf")},
+         "carbon_price_per_t: must be finite"),
     ],
 )  # fmt: skip
 def test_bad_constructor_arguments_name_the_argument(env_id, kwargs, name):
@@ -203,3 +215,57 @@ def test_native_vector_env_returns_read_only_shared_flags_and_takes_numpy_seeds(
     c, _ = batch.reset(seed=[9, 10, 11])  # one seed per copy: the first seeds the batch
     assert np.array_equal(c, make_vector_env("LowCarbon/DataCenter-v1", 3,
                                              seeding="batch").reset(seed=9)[0])  # fmt: skip
+
+
+def test_sb3_make_vec_env_takes_an_id_and_specs_pickle_and_serialise():
+    """SB3's ``make_vec_env(id)`` asks for ``render_mode="rgb_array"`` and retries without one
+    on a ``TypeError``; the registered entry points are names, so specs pickle (Async, Subproc)
+    and serialise."""
+    venv = make_vec_env("LowCarbon/DataCenter-v1", n_envs=2)
+    assert venv.reset().shape == (2, *venv.observation_space.shape)
+    env = gym.make("LowCarbon/DataCenter-v1")
+    env.reset(seed=0)
+    act = np.full(env.action_space.shape, 0.2)
+    copy = pickle.loads(pickle.dumps(env))
+    assert np.array_equal(copy.step(act)[0], env.step(act)[0])
+    assert gym.make(EnvSpec.from_json(env.spec.to_json())).spec.id == env.spec.id
+    native = gym.make_vec("LowCarbon/DataCenter-v1", 2, vectorization_mode="vector_entry_point")
+    native.reset(seed=1)
+    assert pickle.loads(pickle.dumps(native)).spec.kwargs["vectorization_mode"] == (
+        "vector_entry_point"
+    )
+    with pytest.raises(ValueError, match="does not render"):
+        gym.make("LowCarbon/DataCenter-v1", render_mode="human")
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_native_vector_env_truncates_as_sync_vector_env_does(env_id):
+    """``gym.make_vec(..., max_episode_steps=k)``: the native env truncates every copy after k
+    steps and resets them at the next, exactly as ``SyncVectorEnv`` over ``TimeLimit`` does."""
+    envs = [gym.make_vec(env_id, 3, vectorization_mode=mode, max_episode_steps=10)
+            for mode in ("sync", "vector_entry_point")]  # fmt: skip
+    assert isinstance(envs[1].unwrapped, lowcarbon.envs.CoreVectorEnv)
+    first = [e.reset(seed=5)[0] for e in envs]
+    assert np.array_equal(*first)
+    rng = np.random.default_rng(1)
+    truncations = []
+    for t in range(25):
+        act = rng.uniform(-1, 1, envs[0].action_space.shape).astype(np.float32)
+        (o1, r1, te1, tr1, _), (o2, r2, te2, tr2, _) = (e.step(act) for e in envs)
+        assert np.array_equal(o1, o2) and np.array_equal(r1, r2)
+        assert np.array_equal(te1, te2) and np.array_equal(tr1, tr2)
+        if tr2.all():
+            truncations.append(t)
+    assert truncations == [9, 20]  # 10 steps, then the autoreset step, then 10 more
+
+
+def test_native_vector_env_refuses_actions_of_another_shape():
+    """An array with the right number of entries but another shape (transposed, flat) would
+    mix up the copies' actions: refused, as SyncVectorEnv refuses it."""
+    venv = make_vector_env("LowCarbon/DataCenter-v1", 3)
+    venv.reset(seed=0)
+    act = np.zeros(venv.action_space.shape)
+    for wrong in (act.T, act.reshape(-1), act[:2]):
+        with pytest.raises(ValueError, match=r"expected \(num_envs, act_dim\)"):
+            venv.step(wrong)
+    venv.step(act.tolist())  # any array-like of the right shape

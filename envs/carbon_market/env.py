@@ -54,7 +54,7 @@ class CarbonMarketParams(EnvParams):
     reward_scale_usd: float = 1.0
 
     def __post_init__(self) -> None:
-        self.check_time()
+        self.check_base()
         require(self.n_prosumers >= 2, "n_prosumers", f"a market needs >= 2, got "
                 f"{self.n_prosumers}")  # fmt: skip
         ei = self.energy_internet()  # validates the shared fields, expands the per-prosumer ones

@@ -69,7 +69,7 @@ class DataCenterParams(EnvParams):
     reward_scale_usd: float = 1000.0
 
     def __post_init__(self) -> None:
-        self.check_time()
+        self.check_base()
         require(self.n_sites >= 1, "n_sites", f"must be >= 1, got {self.n_sites}")
         n = self.n_sites
         self.expand("site_regions", n, ("solar", "wind", "mixed"))
@@ -459,3 +459,8 @@ class DataCenterEnv(CoreEnv):
 
     params_cls = DataCenterParams
     core_cls = DataCenterCore
+
+
+#: ``gym.make_vec(id, n, vectorization_mode="vector_entry_point")``'s entry point (a name, so
+#: that specs pickle and serialise): the native :class:`~lowcarbon.envs.core.CoreVectorEnv`.
+make_vector = DataCenterEnv.vector

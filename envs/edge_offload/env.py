@@ -44,7 +44,7 @@ class EdgeOffloadParams(EnvParams):
     site: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.check_time()
+        self.check_base()
         require(self.n_providers >= 2, "n_providers", f"a shared game needs >= 2, got "
                 f"{self.n_providers}")  # fmt: skip
         require(self.users_per_provider >= 1, "users_per_provider",

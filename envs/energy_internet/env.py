@@ -57,7 +57,7 @@ class EnergyInternetParams(EnvParams):
     reward_scale_usd: float = 1.0
 
     def __post_init__(self) -> None:
-        self.check_time()
+        self.check_base()
         require(self.n_prosumers >= 1, "n_prosumers", f"must be >= 1, got {self.n_prosumers}")
         n = self.n_prosumers
         self.expand("pv_kwp", n, (6.0, 10.0, 0.0, 8.0))
@@ -492,3 +492,8 @@ class EnergyInternetEnv(CoreEnv):
 
     params_cls = EnergyInternetParams
     core_cls = EnergyInternetCore
+
+
+#: ``gym.make_vec(id, n, vectorization_mode="vector_entry_point")``'s entry point (a name, so
+#: that specs pickle and serialise): the native :class:`~lowcarbon.envs.core.CoreVectorEnv`.
+make_vector = EnergyInternetEnv.vector

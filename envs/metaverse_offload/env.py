@@ -106,7 +106,7 @@ class MetaverseOffloadParams(EnvParams):
     w_excess_per_g: float = 1.5
 
     def __post_init__(self) -> None:
-        self.check_time()
+        self.check_base()
         require(self.n_users >= 1, "n_users", f"must be >= 1, got {self.n_users}")
         require(self.n_servers >= 1, "n_servers", f"must be >= 1, got {self.n_servers}")
         u, s = self.n_users, self.n_servers
@@ -1007,3 +1007,8 @@ def encode(core: MetaverseOffloadCore, d: Decision) -> np.ndarray:
             d.battery_kw[b], core.bat_kw, out=np.zeros(S), where=core.bat_kw > 0
         )
     return np.clip(out, -1.0, 1.0)
+
+
+#: ``gym.make_vec(id, n, vectorization_mode="vector_entry_point")``'s entry point (a name, so
+#: that specs pickle and serialise): the native :class:`~lowcarbon.envs.core.CoreVectorEnv`.
+make_vector = MetaverseOffloadEnv.vector
