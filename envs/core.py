@@ -23,7 +23,10 @@ dynamics are the same code either way.
 
 from __future__ import annotations
 
+import functools
 import math
+import types
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -53,6 +56,8 @@ class EnvParams:
         for f in fields(self):
             bad = next((x for x in _numbers(getattr(self, f.name)) if not math.isfinite(x)), None)
             require(bad is None, f.name, f"must be finite, got {getattr(self, f.name)!r}")
+            if f.name in _integer_fields(type(self)):
+                object.__setattr__(self, f.name, _as_whole(f.name, getattr(self, f.name)))
         require(self.horizon >= 1, "horizon", f"must be >= 1, got {self.horizon}")
         require(
             self.slot_minutes >= 1 and (60 % self.slot_minutes == 0 or self.slot_minutes % 60 == 0),
@@ -80,6 +85,34 @@ def _numbers(value: Any) -> Iterator[float]:
             yield from _numbers(item)
 
 
+@functools.cache
+def _integer_fields(cls: type) -> frozenset[str]:
+    """The fields of a params dataclass typed as whole numbers: ``int`` or tuples of ints
+    (optionally ``| None``)."""
+    out = set()
+    for name, hint in typing.get_type_hints(cls).items():
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
+            hint = args[0]
+        inner = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        if hint is int or (typing.get_origin(hint) is tuple and inner and set(inner) == {int}):
+            out.add(name)
+    return frozenset(out)
+
+
+def _as_whole(name: str, value: Any) -> Any:
+    """A whole-number parameter with its integral floats (6.0, as YAML or a unit conversion
+    gives them) made ints; a fraction raises ``ValueError`` naming the parameter."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | np.number):
+        require(float(value).is_integer(), name, f"must be a whole number, got {value!r}")
+        return int(value)
+    if isinstance(value, Sequence | np.ndarray) and not isinstance(value, str):
+        return tuple(_as_whole(name, v) for v in value)
+    return value
+
+
 def require(condition: bool, name: str, message: str) -> None:
     """Raise ``ValueError`` naming the constructor argument ``name`` unless ``condition``."""
     if not condition:
@@ -93,8 +126,8 @@ def per_item(values: Any, n: int, name: str, default: tuple[Any, ...]) -> tuple[
     """
     if values is None:
         return tuple(default[i % len(default)] for i in range(n))
-    if isinstance(values, (str, int, float, np.number)):
-        return (values,) * n
+    if not isinstance(values, Sequence | np.ndarray) or isinstance(values, str):
+        return (values,) * n  # a scalar (a number, a name, a trace object)
     values = tuple(values)
     require(len(values) == n, name, f"needs {n} entries (one per item), got {len(values)}")
     return values

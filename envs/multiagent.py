@@ -30,7 +30,6 @@ import importlib
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -105,8 +104,12 @@ class ParallelCoreEnv(ParallelEnv):
         refuse_render_mode(render_mode)
         self.params = self.params_cls(**kwargs)
         self.core = self.core_cls(self.params, batch_size=1)
+        require(
+            max_cycles is None or (isinstance(max_cycles, int | np.integer) and max_cycles >= 1),
+            "max_cycles",
+            f"must be a whole number >= 1 (or None), got {max_cycles!r}",
+        )
         self.max_cycles = self.core.horizon if max_cycles is None else int(max_cycles)
-        require(self.max_cycles >= 1, "max_cycles", f"must be >= 1, got {max_cycles}")
         self.render_mode = None
         self.possible_agents = [f"{self.agent_prefix}_{i}" for i in range(self.core.n_agents)]
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
@@ -115,16 +118,19 @@ class ParallelCoreEnv(ParallelEnv):
             -OBS_BOUND, OBS_BOUND, shape=(self.core.obs_dim,), dtype=np.float32
         )
         self._act_space = gym.spaces.Box(-1.0, 1.0, shape=(self.core.act_dim,), dtype=np.float32)
+        n_state = self.core.n_agents * self.core.obs_dim
+        self._state_space = gym.spaces.Box(
+            -OBS_BOUND, OBS_BOUND, shape=(n_state,), dtype=np.float32
+        )
         self.np_random, self.np_random_seed = gym.utils.seeding.np_random(None)
         self._cycles = 0
+        self._started = False
 
     # one space object per env, the same for every agent (PettingZoo asks for stable objects)
-    @cache  # noqa: B019 - spaces live as long as the env
     def observation_space(self, agent: str) -> gym.spaces.Box:
         self._check_agent(agent)
         return self._obs_space
 
-    @cache  # noqa: B019
     def action_space(self, agent: str) -> gym.spaces.Box:
         self._check_agent(agent)
         return self._act_space
@@ -141,7 +147,7 @@ class ParallelCoreEnv(ParallelEnv):
             self.np_random, self.np_random_seed = gym.utils.seeding.np_random(seed)
         self.core.reset(self.np_random)
         self.agents = list(self.possible_agents)
-        self._cycles = 0
+        self._cycles, self._started = 0, True
         obs = self.core.observe()[0]
         return ({a: obs[i] for i, a in enumerate(self.agents)},
                 {a: {} for a in self.agents})  # fmt: skip
@@ -186,12 +192,13 @@ class ParallelCoreEnv(ParallelEnv):
 
     def state(self) -> np.ndarray:
         """The global state: every agent's observation, concatenated (float32)."""
+        if not self._started:
+            raise RuntimeError("the game has no state before reset(): call reset() first")
         return self.core.observe()[0].reshape(-1)
 
     @property
     def state_space(self) -> gym.spaces.Box:
-        n = self.core.n_agents * self.core.obs_dim
-        return gym.spaces.Box(-OBS_BOUND, OBS_BOUND, shape=(n,), dtype=np.float32)
+        return self._state_space
 
     def render(self) -> None:
         return None

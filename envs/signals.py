@@ -157,19 +157,39 @@ REGIONS: dict[str, SyntheticRegion] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IntensityTrace:
-    """A real hourly carbon-intensity series in kg CO2/kWh.
+    """A real hourly carbon-intensity series in kg CO2/kWh, at least one day long.
 
     ``sample`` cuts windows of ``horizon`` hours whose first hour matches ``start_hour`` (hour of
-    day in the trace's time zone, UTC for the shipped data) from uniformly random days, wrapping
-    around the end of the series.
+    day in the trace's time zone, UTC for the shipped data) from uniformly random whole days of
+    the series. A window that runs past the end goes on at the same hour of the first day, so
+    the hour of day stays right whatever the trace's length (a window longer than the trace
+    repeats its days; a warning says so once). An instance can be passed as an env's region
+    (``region=load_intensity_csv(...)``); instances compare and hash by identity.
     """
 
     name: str
     timestamps: np.ndarray  # datetime64[h], strictly increasing, hourly
     values: np.ndarray  # kg CO2/kWh
     first_hour_of_day: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        values = np.asarray(self.values, dtype=np.float64)
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(f"trace {self.name!r}: needs a 1-D series, got shape {values.shape}")
+        if not np.all(np.isfinite(values)) or values.min() < 0:
+            raise ValueError(f"trace {self.name!r}: values must be finite and >= 0 kg/kWh")
+        object.__setattr__(self, "values", values)
+
+    def require_a_day(self) -> None:
+        """Raise ``ValueError`` unless the trace covers at least one day: an env samples whole
+        days of it (a shorter series has no hour of day to keep)."""
+        if self.values.size < HOURS_PER_DAY:
+            raise ValueError(
+                f"trace {self.name!r} covers {self.values.size} hour(s); an env needs at least "
+                f"one day ({HOURS_PER_DAY} hourly values)"
+            )
 
     @property
     def mean_kg_per_kwh(self) -> float:
@@ -178,13 +198,23 @@ class IntensityTrace:
     def sample(
         self, rng: np.random.Generator, batch: int, horizon: int, start_hour: np.ndarray | int
     ) -> np.ndarray:
+        self.require_a_day()
         n = self.values.shape[0]
-        days = max(n // HOURS_PER_DAY, 1)
+        whole = (n // HOURS_PER_DAY) * HOURS_PER_DAY  # hours in whole days
+        if horizon > n and self.name not in _REPEATS_WARNED:
+            _REPEATS_WARNED.add(self.name)
+            logger.warning("trace %s covers %d hours, an episode %d: its days repeat",
+                           self.name, n, horizon)  # fmt: skip
         start = np.broadcast_to(np.asarray(start_hour, dtype=np.int64), (batch,))
-        offset = rng.integers(0, days, size=batch) * HOURS_PER_DAY
+        offset = rng.integers(0, whole // HOURS_PER_DAY, size=batch) * HOURS_PER_DAY
         offset += (start - self.first_hour_of_day) % HOURS_PER_DAY
-        idx = (offset[:, None] + np.arange(horizon)[None, :]) % n
+        idx = offset[:, None] + np.arange(horizon)[None, :]
+        # past the end: back by whole days, so that each index keeps its hour of day
+        idx = np.where(idx < n, idx, idx % whole)
         return self.values[idx]
+
+
+_REPEATS_WARNED: set[str] = set()
 
 
 class SignalFileError(ValueError):
@@ -834,6 +864,9 @@ def load_intensity_csv(
         raise SignalFileError(
             f"{path}: a gap of {gaps.max()} hours; traces must be near-continuous"
         )
+    if gaps.size and np.median(gaps) > 1:
+        logger.warning("%s: the series is %d-hourly; interpolating it to hourly values",
+                       path, int(np.median(gaps)))  # fmt: skip
     # Fill short gaps by linear interpolation so the series is strictly hourly.
     full = np.arange(uniq[0], uniq[-1] + np.timedelta64(1, "h"), dtype="datetime64[h]")
     filled = np.interp(full.astype(np.int64), uniq.astype(np.int64), hourly)
@@ -940,7 +973,10 @@ def make_intensity_source(spec: str | IntensitySource) -> IntensitySource:
     if not isinstance(spec, str):
         if hasattr(spec, "sample"):
             return spec
-        raise TypeError(f"expected a region name, trace name or CSV path, got {type(spec)}")
+        raise ValueError(
+            "a carbon-intensity source is a region name, a shipped trace name, a CSV path or an "
+            f"IntensityTrace (load_intensity_csv), got {type(spec).__name__}"
+        )
     if spec in REGIONS:
         return REGIONS[spec]
     if spec in SHIPPED_TRACES:
@@ -954,14 +990,29 @@ def make_intensity_source(spec: str | IntensitySource) -> IntensitySource:
         except ValueError:
             raise ValueError(f"{spec!r}: the mean after '@' must be a number in g/kWh") from None
         return scaled_region(archetype, value, spec)
-    if ".csv" in spec:
-        path, sep, column = spec.partition(".csv:")
-        return load_intensity_csv(path + ".csv" if sep else spec, column=column or None)
+    at_csv = spec.lower().find(".csv")
+    if at_csv >= 0:  # "file.csv" or "file.csv:column" (any case of the extension)
+        path, column = spec[: at_csv + 4], spec[at_csv + 4 :]
+        if column and not column.startswith(":"):
+            path, column = spec, ""
+        return load_intensity_csv(path, column=column[1:] or None)
     raise ValueError(
         f"unknown carbon-intensity source {spec!r}; use a synthetic region {sorted(REGIONS)}, "
         f"a shipped trace {sorted(SHIPPED_TRACES)}, '<archetype>@<g/kWh>', 'country:<ISO3>' "
         "or a path to a CSV file"
     )
+
+
+def check_sources(name: str, specs: Sequence[str | IntensitySource]) -> None:
+    """Validate an env's region argument ``name``: each of ``specs`` must make a source
+    (:func:`make_intensity_source`); the ``ValueError`` names the argument."""
+    for spec in specs:
+        try:
+            source = make_intensity_source(spec)
+            if isinstance(source, IntensityTrace):
+                source.require_a_day()
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
 
 
 def hourly_to_slots(hourly: np.ndarray, slot_minutes: int, horizon: int) -> np.ndarray:
@@ -1014,6 +1065,8 @@ def price_market(spec: str, fallback: str) -> str:
     Archetype keys are their own market; ``"<archetype>@<mean>"`` takes its archetype's and
     ``"country:<ISO3>"`` its mix's archetype; anything else (traces, CSV files) ``fallback``.
     """
+    if not isinstance(spec, str):  # a trace object
+        return fallback
     if spec in PRICE_SHAPES:
         return spec
     archetype, at, _ = spec.partition("@")

@@ -61,6 +61,11 @@ pytestmark = pytest.mark.usefixtures("loopback_only")  # no network beyond 127.0
         (-70, "dBW", "dBm", -40.0),
         (3, "h", "slot", 3.0),
         (60, "1/h", "1/slot", 15.0),
+        (500, "KB", "Mbit", 4.0),  # KB is a kilobyte (it read as a kilobit)
+        (200, "mW", "W", 0.2),  # a milliwatt (it read as a megawatt)
+        (200, "mW", "dBm", 10 * math.log10(200)),  # a power as a transmit level
+        (23, "dBm", "W", 10**2.3 / 1000),
+        (1, "per kg", "1/g", 1e-3),
     ],
 )
 def test_units_convert_to_canonical(value, unit, to, expected):
@@ -183,6 +188,42 @@ def test_dense_retrieval_fuses_with_bm25():
 
 
 # -- the rules backend ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("request_text", "name", "expected"),
+    [
+        ("3 data centres, carbon price of $0.05 per kg", "carbon_price_per_t", 50.0),
+        ("AIGC for 10 users on 2 servers, carbon weight 1 per kg", "w_carbon_per_g", 0.001),
+        ("AIGC offloading for 10 VR users on 3 edge servers, upload size 500 KB",
+         "request_mbit", [4.0, 4.0]),
+        ("AIGC offloading for 10 VR users on 3 edge servers, transmit power 200 mW",
+         "tx_power_dbm", pytest.approx(10 * math.log10(200))),
+    ],
+)  # fmt: skip
+def test_units_written_per_mass_in_bytes_and_milliwatts_are_read_right(
+    request_text, name, expected
+):
+    spec = formulate(request_text, config=FormulatorConfig(oracle=False))
+    assert spec.env_kwargs[name] == expected
+    assert spec.parameter(name).source == "request"
+
+
+def test_a_deferral_window_in_hours_makes_whole_slots_and_a_runnable_env():
+    """Slack counted in slots must be whole slots: "90 minutes" at hourly slots is rounded
+    down (never past what the request allows), with a note, and the env builds and steps."""
+    spec = formulate("3 data centres in Norway, Poland and Virginia; batch jobs can wait up to "
+                     "6 hours")  # fmt: skip
+    assert spec.env_kwargs["batch_slack_slots"] == [6, 6]
+    env = spec.make_env()
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    short = formulate(
+        "3 data centres; batch jobs can be delayed 90 minutes",
+        config=FormulatorConfig(oracle=False),
+    )
+    assert short.env_kwargs["batch_slack_slots"] == [1, 1]
+    assert any("rounded down" in r for r in short.repairs)
+
+
 def test_rules_backend_on_the_paper_request():
     spec = formulate(PAPER_REQUEST)
     assert spec.backend == "rules" and spec.env_id == "LowCarbon/MetaverseOffload-v1"

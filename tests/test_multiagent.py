@@ -5,8 +5,10 @@ and training through the harness."""
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import math
+import weakref
 
 import numpy as np
 import pytest
@@ -74,6 +76,23 @@ def test_bad_input(name):
         MODULES[name].parallel_env(render_mode="human")
     with pytest.raises(ValueError, match="unknown agent"):
         env.observation_space("provider_99")
+    with pytest.raises(ValueError, match="max_cycles: must be a whole number"):
+        MODULES[name].parallel_env(max_cycles=2.5)
+    with pytest.raises(RuntimeError, match="reset"):
+        MODULES[name].parallel_env().state()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_env_is_freed_when_its_last_reference_goes(name):
+    """Nothing outside the env (a method cache, a registry) keeps it alive."""
+    env = MODULES[name].parallel_env()
+    env.reset(seed=0)
+    assert env.observation_space(env.agents[0]) is env.observation_space(env.agents[-1])
+    assert env.state_space is env.state_space and env.state() in env.state_space
+    ref = weakref.ref(env)
+    del env
+    gc.collect()
+    assert ref() is None
 
 
 def _joint_play(env, policy):

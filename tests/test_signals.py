@@ -451,3 +451,50 @@ def test_capped_poisson_batch_axis_and_reproducibility():
         signals.CappedPoisson(np.array([-1.0]), 3)
     with pytest.raises(ValueError, match="cap"):
         signals.CappedPoisson(np.array([1.0]), 2.5)
+
+
+def _hour_coded(tmp_path, hours: int, name: str = "hours.csv") -> Path:
+    """A trace whose value encodes its hour of day: 100 + 10 * hour g/kWh."""
+    rows = ["timestamp,gco2_per_kwh"]
+    start = np.datetime64("2024-03-01T00", "h")
+    rows += [f"{start + np.timedelta64(k, 'h')}:00,{100 + 10 * (k % 24)}" for k in range(hours)]
+    return _write(tmp_path, "\n".join(rows) + "\n", name)
+
+
+def test_a_trace_that_is_not_whole_days_keeps_the_hour_of_day(tmp_path, caplog):
+    """Windows run past the end of a 36-hour trace back onto the same hour of the first day
+    (they used to wrap at the series' end, 12 hours out of step)."""
+    trace = load_intensity_csv(_hour_coded(tmp_path, 36))
+    with caplog.at_level(logging.WARNING):
+        x = trace.sample(np.random.default_rng(0), 8, 60, np.array([0, 5, 18, 23, 1, 2, 3, 4]))
+    hours = np.round((x * 1000 - 100) / 10).astype(int)
+    starts = np.array([0, 5, 18, 23, 1, 2, 3, 4])
+    assert np.array_equal(hours, (starts[:, None] + np.arange(60)) % 24)
+    assert "its days repeat" in caplog.text  # 60 hours from a 36-hour trace
+
+
+def test_a_user_trace_drives_an_env_and_a_short_one_is_refused_naming_the_argument(tmp_path):
+    import gymnasium as gym
+
+    import lowcarbon.envs  # noqa: F401
+
+    path = _hour_coded(tmp_path, 48, "TRACE.CSV")  # the extension in any case
+    env = gym.make("LowCarbon/EnergyInternet-v1", region=str(path), horizon=48)
+    env.reset(seed=0)
+    core = env.unwrapped.core
+    hours = np.round((core.ci[0] * 1000 - 100) / 10).astype(int)  # kg/kWh per slot
+    assert np.array_equal(hours, np.arange(48) % 24)  # episodes start at midnight
+    trace = load_intensity_csv(path)  # a trace object is a region too
+    for env_id, kwargs in [
+        ("LowCarbon/EnergyInternet-v1", {"region": trace}),
+        ("LowCarbon/DataCenter-v1", {"site_regions": trace}),
+        ("LowCarbon/MetaverseOffload-v1", {"server_regions": (trace, "solar", "wind")}),
+    ]:
+        e = gym.make(env_id, **kwargs)
+        e.reset(seed=1)
+        e.step(e.action_space.sample())
+    short = _hour_coded(tmp_path, 3, "short.csv")
+    with pytest.raises(ValueError, match=r"region: trace .* covers 3 hour\(s\)"):
+        gym.make("LowCarbon/EnergyInternet-v1", region=str(short))
+    with pytest.raises(ValueError, match="region: a carbon-intensity source is"):
+        gym.make("LowCarbon/EnergyInternet-v1", region=np.ones(24))

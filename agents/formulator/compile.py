@@ -159,6 +159,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _whole(x: float) -> bool:
+    return abs(x - round(x)) < 1e-9
+
+
 def _shape_value(info: ParamInfo, values: list[float], count: int | None) -> Any:
     """Canonical values -> the env argument's shape; raises ``ValueError`` on a bad shape."""
     if info.shape == "int":
@@ -175,7 +179,8 @@ def _shape_value(info: ParamInfo, values: list[float], count: int | None) -> Any
         lo, hi = (values[0], values[0]) if len(values) == 1 else values
         if lo > hi:
             raise ValueError(f"{info.name}: low {lo:g} is above high {hi:g}")
-        return [float(lo), float(hi)]
+        cast = int if info.unit == "slot" else float  # durations in slots are whole slots
+        return [cast(lo), cast(hi)]
     if info.shape in ("per_item", "per_item_int"):
         if info.shape == "per_item_int" and not all(float(v).is_integer() for v in values):
             raise ValueError(f"{info.name} needs whole numbers, got {values}")
@@ -418,6 +423,16 @@ def compile_draft(
         except UnitError as err:
             unit_errors.append(f"{name}: {err}")
             continue
+        if info.unit == "slot" and not all(_whole(c) for c in canon):
+            # a duration counted in slots: whole slots, rounded down so that what the request
+            # allows (a wait, a deadline) is never exceeded
+            whole = [float(math.floor(c + 1e-9)) for c in canon]
+            repairs.append(
+                f"{name}: {', '.join(f'{c:g}' for c in canon)} slots is not a whole number of "
+                f"{slot_minutes:g}-minute slots; rounded down to "
+                f"{', '.join(f'{w:g}' for w in whole)}"
+            )
+            canon = whole
         if info.range is not None:
             lo, hi = info.range
             bad = [c for c in canon if not lo <= c <= hi]

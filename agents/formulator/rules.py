@@ -28,7 +28,7 @@ from .compile import _WORD_NUMBERS, SCALE_WORDS
 from .knowledge import FamilyInfo, KnowledgeBase
 from .retrieval import Hit
 from .spec import Draft, DraftParameter
-from .units import UnitError, canonical_unit, dimension
+from .units import UnitError, canonical_unit, convertible, dimension
 
 __all__ = ["Quantity", "find_quantities", "rules_draft"]
 
@@ -157,9 +157,14 @@ _UNIT_RE = re.compile(
 _ONE_LETTER_UNITS = frozenset("shmgtWJ%")  # case-sensitive: "5 g" is grams, "5G" is a network
 _PRICE_PER = re.compile(
     r"\s*(?:usd|dollars?)?\s*(?:/|per|a|an)\s*(t|tonne|ton|tco2|t\s*co2|tonne of co2|"
-    r"kwh|mwh)\b",
+    r"kwh|mwh|kg|kgco2|kg\s*co2|kilogram)\b",
     re.IGNORECASE,
 )
+#: what a dollar amount is per (``$0.05 per kg``), as written -> canonical unit
+_DOLLAR_PER = {"kwh": "$/kWh", "mwh": "$/MWh", "kg": "$/kg", "kgco2": "$/kg",
+               "kilogram": "$/kg"}  # fmt: skip
+#: a bare number per unit of mass: a weight in 1/kg, 1/g or 1/t
+_PER_MASS = re.compile(r"\s*(?:/|per)\s*(kg|kilogram|g|gram|t|tonne)(?:\s*co2)?\b", re.IGNORECASE)
 _RATE_PER = re.compile(
     r"^[\w\s-]{0,30}?\b(?:per|an|a|every|/)\s*(hour|h|minute|min|slot|second)\b", re.IGNORECASE
 )
@@ -289,20 +294,27 @@ def find_quantities(text: str) -> list[Quantity]:
         if dollar:
             pm = _PRICE_PER.match(text, end)
             per = pm.group(1).lower().replace(" ", "") if pm else "t"
-            unit = {"kwh": "$/kWh", "mwh": "$/MWh"}.get(per, "$/t")
+            unit = _DOLLAR_PER.get(per, "$/t")
             uend = pm.end() if pm else end
         elif unit is None and re.match(r"[a-z]", text[end : end + 1], re.IGNORECASE):
             i = j  # "5G", "3D": a number glued to a word is no quantity
             continue
         elif unit is None:
             pm = re.match(
-                r"\s*(?:usd|dollars?|\$)\s*(?:/|per|a|an)\s*(t|tonne|ton|tco2|kwh|mwh)\b",
+                r"\s*(?:usd|dollars?|\$)\s*(?:/|per|a|an)\s*(t|tonne|ton|tco2|kwh|mwh|kg|"
+                r"kilogram)\b",
                 text[end:],
                 re.IGNORECASE,
             )
+            per_mass = _PER_MASS.match(text, end)
             if pm:
-                unit = {"kwh": "$/kWh", "mwh": "$/MWh"}.get(pm.group(1).lower(), "$/t")
+                unit = _DOLLAR_PER.get(pm.group(1).lower(), "$/t")
                 uend = end + pm.end()
+            elif per_mass:  # "a weight of 1 per kg": a weight per unit of mass
+                unit = "1/" + {"kilogram": "kg", "gram": "g", "tonne": "t"}.get(
+                    per_mass.group(1).lower(), per_mass.group(1).lower()
+                )
+                uend = per_mass.end()
         out.append(Quantity(tuple(values), unit, m.start(), uend if unit else end, is_range))
         i = j
     return out
@@ -327,7 +339,7 @@ def _compatible(fam: FamilyInfo, name: str, q: Quantity) -> bool:
     if q.unit is None:
         return dimension(info.unit) in ("count", "fraction", "rate", "per_mass") or info.unit == "1"
     try:
-        return dimension(q.unit) == dimension(info.unit)
+        return convertible(q.unit, info.unit)
     except UnitError:
         return False
 

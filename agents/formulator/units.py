@@ -8,9 +8,10 @@ silent rescale. Rates per slot and durations in slots depend on the env's slot l
 
 from __future__ import annotations
 
+import math
 import re
 
-__all__ = ["UnitError", "canonical_unit", "convert", "dimension"]
+__all__ = ["UnitError", "canonical_unit", "convert", "convertible", "dimension"]
 
 
 class UnitError(ValueError):
@@ -32,6 +33,7 @@ _UNITS: dict[str, tuple[str, float]] = {
     "MHz": ("frequency", 1e6),
     "GHz": ("frequency", 1e9),
     "W": ("power", 1.0),
+    "mW": ("power", 1e-3),
     "kW": ("power", 1e3),
     "MW": ("power", 1e6),
     "GW": ("power", 1e9),
@@ -64,6 +66,7 @@ _UNITS: dict[str, tuple[str, float]] = {
     "$/kWh": ("energy_price", 1e3),
     "1/g": ("per_mass", 1.0),
     "1/kg": ("per_mass", 1e-3),
+    "1/t": ("per_mass", 1e-6),
     "1/slot": ("rate", 0.0),
     "1/h": ("rate", 1.0),
     "1/min": ("rate", 60.0),
@@ -104,6 +107,8 @@ _ALIASES: dict[str, str] = {
     "ghz": "GHz",
     "watt": "W",
     "watts": "W",
+    "milliwatt": "mW",
+    "milliwatts": "mW",
     "kilowatt": "kW",
     "kilowatts": "kW",
     "kwp": "kW",
@@ -166,6 +171,17 @@ _ALIASES: dict[str, str] = {
     "$/ton": "$/t",
     "$/tco2": "$/t",
     "usd/tonne": "$/t",
+    "usd/kg": "$/kg",
+    "$/kilogram": "$/kg",
+    "per kg": "1/kg",
+    "/kg": "1/kg",
+    "per kilogram": "1/kg",
+    "per g": "1/g",
+    "/g": "1/g",
+    "per gram": "1/g",
+    "per t": "1/t",
+    "/t": "1/t",
+    "per tonne": "1/t",
     "$/kwh": "$/kWh",
     "usd/kwh": "$/kWh",
     "$/mwh": "$/MWh",
@@ -183,7 +199,9 @@ _ALIASES: dict[str, str] = {
 }
 
 # units written in case-sensitive forms that collide when lower-cased (MB byte vs Mb bit)
-_CASE_SENSITIVE = {"Mb": "Mbit", "Gb": "Gbit", "kb": "kbit", "MB": "MB", "GB": "GB", "kB": "kB"}
+# (KB is a kilobyte, as operating systems write it; mW a milliwatt, not a megawatt)
+_CASE_SENSITIVE = {"Mb": "Mbit", "Gb": "Gbit", "kb": "kbit", "Kb": "kbit", "MB": "MB",
+                   "GB": "GB", "kB": "kB", "KB": "kB", "mW": "mW"}  # fmt: skip
 
 
 def canonical_unit(text: str | None) -> str:
@@ -209,6 +227,13 @@ def dimension(unit: str) -> str:
     return _UNITS[canonical_unit(unit)][0]
 
 
+def convertible(unit: str, to: str) -> bool:
+    """Whether :func:`convert` takes ``unit`` to ``to``: the same dimension, or a power and a
+    power level (W and dBm)."""
+    pair = {dimension(unit), dimension(to)}
+    return len(pair) == 1 or pair == {"power", "power_db"}
+
+
 def convert(value: float, unit: str | None, to: str, *, slot_minutes: float = 60.0) -> float:
     """``value`` in ``unit`` expressed in the canonical unit ``to``.
 
@@ -217,6 +242,12 @@ def convert(value: float, unit: str | None, to: str, *, slot_minutes: float = 60
     """
     src, dst = canonical_unit(unit), canonical_unit(to)
     (d_src, f_src), (d_dst, f_dst) = _UNITS[src], _UNITS[dst]
+    if (d_src, d_dst) == ("power", "power_db"):  # 200 mW -> 23 dBm
+        if value <= 0:
+            raise UnitError(f"{value:g} {src} has no level in {dst}: a power must be > 0")
+        return 10.0 * math.log10(float(value) * f_src / 1e-3) - f_dst
+    if (d_src, d_dst) == ("power_db", "power"):
+        return 1e-3 * 10.0 ** ((float(value) + f_src) / 10.0) / f_dst
     if d_src != d_dst:
         raise UnitError(f"{value:g} {src} is a {d_src}, but this parameter needs a {d_dst} ({dst})")
     if d_src == "power_db":

@@ -76,8 +76,7 @@ class DataCenterParams(EnvParams):
         self.expand("climate_mean_c", n, (26.0, 10.0, 18.0))
         self.expand("it_capacity_mw", n, (10.0, 8.0, 12.0))
         self.expand("interactive_share", n, (0.35, 0.35, 0.3))
-        for r in self.site_regions:
-            signals.make_intensity_source(r)
+        signals.check_sources("site_regions", self.site_regions)
         require(all(c > 0 for c in self.it_capacity_mw), "it_capacity_mw", "entries must be > 0")
         require(all(0 <= s < 0.9 for s in self.interactive_share), "interactive_share",
                 "entries must be in [0, 0.9)")  # fmt: skip

@@ -66,7 +66,7 @@ class EnergyInternetParams(EnvParams):
         self.expand("battery_kwh", n, (10.0, 13.5, 20.0, 5.0))
         self.expand("battery_kw", n, (5.0, 5.0, 10.0, 2.5))
         self.expand("ev_charger_kw", n, (7.4, 11.0, 7.4, 3.7))
-        signals.make_intensity_source(self.region)
+        signals.check_sources("region", [self.region])
         for name in ("pv_kwp", "wind_kw", "base_load_kw", "battery_kwh", "battery_kw",
                      "ev_charger_kw"):  # fmt: skip
             require(all(v >= 0 for v in getattr(self, name)), name, "entries must be >= 0")

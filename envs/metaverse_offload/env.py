@@ -131,8 +131,7 @@ class MetaverseOffloadParams(EnvParams):
         require(all(p >= 1.0 for p in self.pue), "pue", "entries must be >= 1")
         for name in ("backhaul_ms", "pv_kwp", "battery_kwh", "battery_kw"):
             require(all(v >= 0 for v in getattr(self, name)), name, "entries must be >= 0")
-        for name in self.server_regions:
-            signals.make_intensity_source(name)  # raises ValueError naming an unknown region
+        signals.check_sources("server_regions", self.server_regions)
         for name in ("deadline_s", "request_mbit", "distance_m"):
             lo, hi = getattr(self, name)
             require(0 < lo <= hi, name, f"needs 0 < low <= high, got ({lo}, {hi})")
