@@ -35,10 +35,22 @@ def activation_class(name: str) -> type[nn.Module]:
 
 
 def space_dims(observation_space: gym.Space, action_space: gym.Space) -> tuple[int, int]:
-    """Flat observation and action sizes; both spaces must be ``Box``."""
+    """Flat observation and action sizes; both spaces must be ``Box``, the action space a 1-D
+    one with finite bounds (the policies map [-1, 1] onto it, which an infinite bound turns into
+    NaN; a 2-D action would need a reshape that Tianshou's ``map_action`` does not do)."""
     for name, space in (("observation", observation_space), ("action", action_space)):
         if not isinstance(space, gym.spaces.Box):
             raise TypeError(f"the {name} space must be a gymnasium Box, got {space}")
+    if len(action_space.shape) != 1:
+        raise ValueError(
+            f"the action space must be a 1-D Box, got shape {action_space.shape}: flatten it "
+            "(e.g. a gymnasium ActionWrapper that reshapes a flat action)"
+        )
+    if not (np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high))):
+        raise ValueError(
+            f"the action space needs finite bounds to map [-1, 1] onto, got {action_space}: "
+            "clip it (gymnasium.wrappers.RescaleAction or ClipAction)"
+        )
     return int(np.prod(observation_space.shape)), int(np.prod(action_space.shape))
 
 
@@ -78,6 +90,20 @@ class TwinCriticConfig:
     """Discount factor."""
     n_step: int = 1
     """n of the n-step return."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            (len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
+             "hidden_sizes", "needs at least one layer, each of width >= 1"),
+            (self.actor_lr > 0, "actor_lr", "must be > 0"),
+            (self.critic_lr > 0, "critic_lr", "must be > 0"),
+            (0 < self.tau <= 1, "tau", "must be in (0, 1]"),
+            (0 <= self.gamma <= 1, "gamma", "must be in [0, 1]"),
+            (self.n_step >= 1, "n_step", "must be >= 1"),
+        ]  # fmt: skip
+        for ok, key, message in checks:
+            if not ok:
+                raise ValueError(f"{key}: {message}, got {getattr(self, key)!r}")
 
 
 class FusedAdamFactory(AdamOptimizerFactory):

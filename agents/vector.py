@@ -151,7 +151,9 @@ class TianshouVectorEnv:
     ``reset(env_id)``, ``step(action, id)``, per-copy action spaces (for random collection) and
     infos as an array of dicts carrying ``env_id``. The collector resets finished copies itself,
     which clears the vector env's pending autoreset. All copies step together (``id`` must be
-    every copy); collect with ``n_step``.
+    every copy): collect with ``n_step``, or with ``n_episode`` a multiple of the copies when,
+    as in the suite's fixed-horizon envs, every copy's episode ends at the same step (then no
+    copy is left out of a step).
 
     :param venv: a ``VectorEnv`` with ``NEXT_STEP`` or disabled autoreset.
     :param info_keys: the info entries to pass on (``None``: all). Tianshou stores every info
@@ -204,6 +206,8 @@ class TianshouVectorEnv:
         return np.atleast_1d(np.asarray(ids, dtype=np.int64))
 
     def reset(self, env_id: Any = None, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Reset the copies ``env_id`` (default all; ``seed``/``options`` as the vector env
+        takes them): their observations and an array of info dicts."""
         ids = self._ids(env_id)
         obs, info = _reset(self.venv, ids, kwargs.get("seed"), kwargs.get("options"))
         infos = np.array(_info_dicts(info, ids, self.info_keys), dtype=object)
@@ -212,6 +216,8 @@ class TianshouVectorEnv:
     def step(
         self, action: np.ndarray, id: Any = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Step every copy (``id`` must name them all): observations, rewards, terminations,
+        truncations and an array of info dicts, each with its ``env_id``."""
         ids = self._ids(id)
         if len(ids) != self.env_num or not np.array_equal(ids, self._all):
             raise ValueError(
@@ -225,12 +231,15 @@ class TianshouVectorEnv:
         return obs, rew, term, trunc, np.array(infos, dtype=object)
 
     def get_env_attr(self, key: str, id: Any = None) -> list[Any]:
+        """The vector env's attribute ``key``, once per copy asked for (the copies share it)."""
         return [getattr(self.venv, key)] * len(self._ids(id))
 
     def render(self, **kwargs: Any) -> list[Any]:
+        """The vector env's render, as a one-item list."""
         return [self.venv.render()]
 
     def close(self) -> None:
+        """Close the vector env (once)."""
         if not self.is_closed:
             self.venv.close()
             self.is_closed = True

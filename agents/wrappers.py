@@ -29,7 +29,10 @@ class ExpertActionWrapper(gym.Wrapper):
 
     :param env: a suite environment (or any env, given an expert for it).
     :param expert: defaults to the env's :class:`~lowcarbon.envs.oracles.OraclePolicy`, which
-        reads the episode drawn at reset, so the label is the optimal action.
+        plans the episode drawn at reset with perfect foresight and replays its plan slot by
+        slot: the label is the optimal action on the oracle's own trajectory. Once the agent's
+        actions take the env elsewhere (other battery levels, another backlog) it is that plan's
+        action for the slot, a strong expert but not the optimum from the state reached.
     """
 
     KEY = "expert_action"
@@ -38,6 +41,12 @@ class ExpertActionWrapper(gym.Wrapper):
         super().__init__(env)
         if not isinstance(env.action_space, gym.spaces.Box):
             raise TypeError(f"expert labels need a Box action space, got {env.action_space}")
+        if expert is None and not hasattr(env.unwrapped, "core"):
+            raise ValueError(
+                f"{env.unwrapped.__class__.__name__} is not a lowcarbon suite env: the default "
+                "expert (the oracle) covers only those; pass expert= (an object with reset() "
+                "and act(obs))"
+            )
         self.expert: Expert = expert if expert is not None else OraclePolicy(env)
         self._obs: Any = None
 

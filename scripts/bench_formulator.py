@@ -179,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         help="oracle on every request, the local backend on every request",
     )
     p.add_argument("--model-path", help="GGUF file for the local backend (default: SmolLM2-135M)")
-    p.add_argument("--local-n", type=int, default=2, help="requests per set for the local backend")
+    p.add_argument(
+        "--local-n", type=int, default=2, help="requests per set for the local backend (0: skip it)"
+    )
     p.add_argument("--oracle-n", type=int, default=12, help="requests timed with the oracle")
     p.add_argument("--out", default="benchmarks/formulator.json")
     args = p.parse_args(argv)
@@ -200,8 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         if r is not None:
             results["retrieval"]["bm25+dense" if dense else "bm25"] = r
     results["openai_loopback"] = _openai_overhead(dev)
+    if args.local_n < 0:
+        p.error(f"--local-n must be >= 0, got {args.local_n}")
     model = args.model_path or _smollm2()
-    if model:
+    if model and not args.full and args.local_n == 0:
+        logger.info("--local-n 0: the local backend is skipped")
+    elif model:
         n = len(dev) if args.full else args.local_n
         with LocalChat(model, max_tokens=768) as chat:
             for name, cases in (("dev", dev[:n]), ("heldout", held[:n])):

@@ -323,8 +323,12 @@ def test_policy_rejects_bad_arguments(kwargs, error):
         (dict(q_weight=-1.0), ">= 0"),
         (dict(q_weight=0.0, bc_weight=1.0, max_entropy=True), "q_weight > 0"),
         (dict(alpha=0.0), "alpha must be > 0"),
-        (dict(n_step=0), "n_step_return_horizon"),
+        (dict(n_step=0), "n_step: must be >= 1"),
         (dict(activation="sigmoidish"), "unknown activation"),
+        (dict(tau=1.5), r"tau: must be in \(0, 1\]"),
+        (dict(gamma=-0.1), r"gamma: must be in \[0, 1\]"),
+        (dict(critic_lr=0.0), "critic_lr: must be > 0"),
+        (dict(q_weight=0.0, bc_weight=1.0), "max_entropy=False"),  # the default max-entropy
     ],
 )
 def test_algorithm_rejects_bad_configurations(overrides, match):
@@ -520,7 +524,37 @@ def test_bc_alone_skips_batches_without_labels():
 def test_loading_a_checkpoint_of_another_configuration_names_the_problem(tmp_path):
     bandit_gdm(steps=3).save(tmp_path / "a.pt")
     with pytest.raises(ValueError, match="configuration"):
-        bandit_gdm(hidden_sizes=[16, 16]).load(tmp_path / "a.pt")
+        bandit_gdm(steps=3, hidden_sizes=[16, 16]).load(tmp_path / "a.pt")
+    # the same weight shapes, another chain: other steps, schedule or activation
+    for other in (
+        dict(steps=2),
+        dict(steps=3, schedule="cosine"),
+        dict(steps=3, activation="tanh"),
+    ):
+        with pytest.raises(ValueError, match="would compute another chain"):
+            bandit_gdm(**other).load(tmp_path / "a.pt")
+    bandit_gdm(steps=3).load(tmp_path / "a.pt")  # the same configuration loads
+
+
+@pytest.mark.parametrize("make", ["gdm", "sac"])
+def test_action_spaces_the_policies_cannot_map_are_refused_at_construction(make):
+    """[-1, 1] is mapped onto the action Box: a 2-D Box would need a reshape Tianshou does not
+    do, and an infinite bound gives NaN actions."""
+    from lowcarbon.agents.ts_sac import make_sac
+
+    build = make_gdm if make == "gdm" else make_sac
+    with pytest.raises(ValueError, match="1-D Box"):
+        build(OBS, gym.spaces.Box(-2.0, 2.0, (2, 2), np.float32))
+    unbounded = gym.spaces.Box(
+        np.array([-np.inf, -1], np.float32), np.array([np.inf, 1], np.float32)
+    )
+    with pytest.raises(ValueError, match="finite bounds"):
+        build(OBS, unbounded)
+
+
+def test_the_default_expert_is_for_suite_envs_only():
+    with pytest.raises(ValueError, match="pass expert="):
+        ExpertActionWrapper(gym.make("Pendulum-v1"))
 
 
 def test_policy_does_not_keep_its_algorithm_alive_and_copies_rank_with_their_own_critics():

@@ -135,7 +135,8 @@ class GDM(LeanUpdateMixin, ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStat
                 )
             if q_weight == 0:
                 raise ValueError(
-                    "the maximum-entropy mode works on the Q-gradient: set q_weight > 0"
+                    "the maximum-entropy mode works on the Q-gradient: set q_weight > 0, or "
+                    "turn it off for pure behaviour cloning (GDMConfig(max_entropy=False))"
                 )
             if alpha <= 0:
                 raise ValueError(f"alpha must be > 0, got {alpha}")
@@ -271,7 +272,11 @@ class GDM(LeanUpdateMixin, ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStat
     def save(self, path: str | Path, **extra: Any) -> None:
         """Write actor, critics, target networks, optimiser states and temperature to ``path``
         (``torch.save``); ``extra`` items (e.g. the step count) are stored beside them."""
-        torch.save({"algorithm": self.state_dict(), "extra": extra}, Path(path))
+        torch.save(
+            {"algorithm": self.state_dict(), "actor": self.policy.actor.signature(),
+             "extra": extra},
+            Path(path),
+        )  # fmt: skip
 
     def load(self, path: str | Path) -> dict[str, Any]:
         """Restore a checkpoint written by :meth:`save` into this (identically configured)
@@ -279,6 +284,23 @@ class GDM(LeanUpdateMixin, ActorDualCriticsOffPolicyAlgorithm[GDMPolicy, ActStat
         (``weights_only=True``), so a checkpoint cannot run code."""
         device = next(self.parameters()).device
         ckpt = torch.load(Path(path), map_location=device, weights_only=True)
+        saved, own = ckpt.get("actor"), self.policy.actor.signature()
+        if saved is not None:  # (checkpoints of earlier versions lack it)
+            differ = [
+                f"{len(saved['betas'])} steps, not {len(own['betas'])}"
+                if len(saved["betas"]) != len(own["betas"])
+                else "another beta schedule"
+                if not np.allclose(saved["betas"], own["betas"], rtol=1e-6, atol=0.0)
+                else "",
+                f"activation {saved['activation']}, not {own['activation']}"
+                if saved["activation"] != own["activation"]
+                else "",
+            ]
+            if any(differ):
+                raise ValueError(
+                    f"{path} was saved by a GDM with {'; '.join(d for d in differ if d)}: "
+                    "its weights would compute another chain"
+                )
         try:
             self.load_state_dict(ckpt["algorithm"])
         except (RuntimeError, ValueError, KeyError) as err:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -188,6 +188,7 @@ class DiffusionActor(nn.Module):
         super().__init__()
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.schedule = DiffusionSchedule.make(schedule, steps)
+        self.activation_name = activation.__name__
         self.denoiser = Denoiser(obs_dim, act_dim, hidden_sizes, time_dim, activation)
         if final_noise and not LOG_SIGMA_MIN < init_log_sigma < LOG_SIGMA_MAX:
             bounds = f"({LOG_SIGMA_MIN}, {LOG_SIGMA_MAX})"
@@ -237,6 +238,12 @@ class DiffusionActor(nn.Module):
         state = dict(super().__getstate__())
         state["_kernel_args"] = None
         return state
+
+    def signature(self) -> dict[str, Any]:
+        """What defines the chain beyond the weights' shapes (a checkpoint must match it):
+        the beta schedule (its steps and kind) and the activation."""
+        return {"betas": [float(b) for b in self.schedule.betas],
+                "activation": self.activation_name}  # fmt: skip
 
     def sigma(self) -> torch.Tensor | None:
         """Scale of the learned final noise (A,), or ``None`` when the actor has none."""
