@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import places as gazetteer
-from .compile import _WORD_NUMBERS, SCALE_WORDS
+from .compile import _WORD_NUMBERS, SCALE_WORDS, FormulationError
 from .knowledge import FamilyInfo, KnowledgeBase
 from .retrieval import Hit
 from .spec import Draft, DraftParameter
@@ -163,6 +163,12 @@ _PRICE_PER = re.compile(
 #: what a dollar amount is per (``$0.05 per kg``), as written -> canonical unit
 _DOLLAR_PER = {"kwh": "$/kWh", "mwh": "$/MWh", "kg": "$/kg", "kgco2": "$/kg",
                "kilogram": "$/kg"}  # fmt: skip
+_CENTS = re.compile(r"\s*(?:us\s*)?(?:cents?|¢)(?![a-z])", re.IGNORECASE)
+#: an amount in another currency than the dollar (the envs' prices are in US dollars)
+_FOREIGN_MONEY = re.compile(
+    r"[€£]\s*\d[\d.,]*|\d[\d.,]*\s*(?:[€£]|eur(?:os?)?\b|gbp\b|pounds?\s+sterling\b)",
+    re.IGNORECASE,
+)
 #: a bare number per unit of mass: a weight in 1/kg, 1/g or 1/t
 _PER_MASS = re.compile(r"\s*(?:/|per)\s*(kg|kilogram|g|gram|t|tonne)(?:\s*co2)?\b", re.IGNORECASE)
 _RATE_PER = re.compile(
@@ -255,6 +261,9 @@ def find_quantities(text: str) -> list[Quantity]:
         if sm:
             values[0] *= SCALE_WORDS[sm.group(1).lower()]
             end += sm.end()
+        cents = None if dollar else _CENTS.match(text, end)
+        if cents:  # "12 cents per kWh": US cents (the unit says so; the number stays as written)
+            dollar, end = True, cents.end()
         is_range = False
         j = i + 1
         # ranges and lists continue with the next number
@@ -295,6 +304,8 @@ def find_quantities(text: str) -> list[Quantity]:
             pm = _PRICE_PER.match(text, end)
             per = pm.group(1).lower().replace(" ", "") if pm else "t"
             unit = _DOLLAR_PER.get(per, "$/t")
+            if cents:
+                unit = unit.replace("$", "¢")
             uend = pm.end() if pm else end
         elif unit is None and re.match(r"[a-z]", text[end : end + 1], re.IGNORECASE):
             i = j  # "5G", "3D": a number glued to a word is no quantity
@@ -365,7 +376,11 @@ def _attach(
             fillers = [t for t in tokens if "#" not in t]
             if len(fillers) != len(tokens):
                 continue  # another number lies between, outside a list
-            blocked = any(f in (",", "and", "in", "on", "for", "with", "to") for f in fillers)
+            # a clause boundary ("5 kW inverter, EVs need") or a linking word ends the phrase
+            blocked = any(
+                f in (",", "and", "in", "on", "for", "with", "to") or f.endswith((",", ";"))
+                for f in fillers
+            )
             if len(fillers) <= (3 if share else 2) and not blocked:
                 if best is None or m.start() < best[0]:
                     best = (m.start(), name, m.end())
@@ -385,7 +400,11 @@ def _attach(
             if _compatible(fam, name, q):
                 if best_b is None or m.end() > best_b[0]:
                     best_b = (m.end(), name, m.start())
-            elif q.unit is not None and fam.params[name].shape not in ("int", "regions", "region"):
+            elif (
+                q.unit is not None
+                and fam.params[name].shape not in ("int", "per_item_int", "regions", "region")
+                and dimension(fam.params[name].unit) != "count"
+            ):  # ("4 GPUs of 300 W": a power is no wrong unit of a count, just another quantity)
                 if bad_b is None or m.end() > bad_b[0]:
                     bad_b = (m.end(), name, m.start())
     if best_b is not None:
@@ -452,6 +471,13 @@ def rules_draft(request: str, kb: KnowledgeBase, hits: Sequence[Hit]) -> Draft:
     family, _ = detect_family(request, kb, hits)
     if family == "unsupported":
         return Draft(family="unsupported")
+    foreign = [m.group(0).strip() for m in _FOREIGN_MONEY.finditer(request)]
+    if foreign:
+        raise FormulationError(
+            "units",
+            [f"{amount!r}: prices must be in US dollars ($); convert the amount first"
+             for amount in foreign],
+        )  # fmt: skip
     fam = kb.family(family)
     aliases = _alias_pattern(fam)
     found = gazetteer.find_places(request)

@@ -64,6 +64,10 @@ _UNITS: dict[str, tuple[str, float]] = {
     "$/kg": ("carbon_price", 1e3),
     "$/MWh": ("energy_price", 1.0),
     "$/kWh": ("energy_price", 1e3),
+    "¢/kWh": ("energy_price", 10.0),  # US cents
+    "¢/MWh": ("energy_price", 0.01),
+    "¢/t": ("carbon_price", 0.01),
+    "¢/kg": ("carbon_price", 10.0),
     "1/g": ("per_mass", 1.0),
     "1/kg": ("per_mass", 1e-3),
     "1/t": ("per_mass", 1e-6),
