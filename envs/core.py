@@ -28,7 +28,7 @@ import math
 import types
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
@@ -126,7 +126,7 @@ def per_item(values: Any, n: int, name: str, default: tuple[Any, ...]) -> tuple[
     """
     if values is None:
         return tuple(default[i % len(default)] for i in range(n))
-    if not isinstance(values, Sequence | np.ndarray) or isinstance(values, str):
+    if not isinstance(values, Iterable) or isinstance(values, str | bytes):
         return (values,) * n  # a scalar (a number, a name, a trace object)
     values = tuple(values)
     require(len(values) == n, name, f"needs {n} entries (one per item), got {len(values)}")

@@ -105,7 +105,13 @@ class ParallelCoreEnv(ParallelEnv):
         self.params = self.params_cls(**kwargs)
         self.core = self.core_cls(self.params, batch_size=1)
         require(
-            max_cycles is None or (isinstance(max_cycles, int | np.integer) and max_cycles >= 1),
+            max_cycles is None
+            or (
+                isinstance(max_cycles, int | float | np.number)
+                and not isinstance(max_cycles, bool)
+                and float(max_cycles).is_integer()
+                and max_cycles >= 1
+            ),
             "max_cycles",
             f"must be a whole number >= 1 (or None), got {max_cycles!r}",
         )

@@ -990,12 +990,9 @@ def make_intensity_source(spec: str | IntensitySource) -> IntensitySource:
         except ValueError:
             raise ValueError(f"{spec!r}: the mean after '@' must be a number in g/kWh") from None
         return scaled_region(archetype, value, spec)
-    at_csv = spec.lower().find(".csv")
-    if at_csv >= 0:  # "file.csv" or "file.csv:column" (any case of the extension)
-        path, column = spec[: at_csv + 4], spec[at_csv + 4 :]
-        if column and not column.startswith(":"):
-            path, column = spec, ""
-        return load_intensity_csv(path, column=column[1:] or None)
+    csv = re.fullmatch(r"(.*\.csv)(?::([^:/\\]*))?", spec, re.IGNORECASE | re.DOTALL)
+    if csv:  # "file.csv" or "file.csv:column" (the last ".csv", any case of the extension)
+        return load_intensity_csv(csv.group(1), column=csv.group(2) or None)
     raise ValueError(
         f"unknown carbon-intensity source {spec!r}; use a synthetic region {sorted(REGIONS)}, "
         f"a shipped trace {sorted(SHIPPED_TRACES)}, '<archetype>@<g/kWh>', 'country:<ISO3>' "

@@ -18,14 +18,15 @@ from lowcarbon.agents.runners import AgentRunner
 logger = logging.getLogger(__name__)
 
 
-def fingerprint(cfg: DictConfig) -> str:
+def fingerprint(cfg: DictConfig, *, any_device: bool = True) -> str:
     """Hash of what defines a run (env, agent, seed, evaluation): a checkpoint is resumed only
     by a configuration with the same fingerprint. Budget, logging, progress, paths and the
     device (``agent.runner.device``: a run started on a GPU may go on on a CPU) may change between
-    sessions."""
+    sessions. ``any_device=False`` hashes the device too, as checkpoints written before
+    2026-11-28 did (they are still resumed)."""
     keep = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("env", "agent", "eval")}
     runner = keep["agent"].get("runner")
-    if isinstance(runner, dict) and "device" in runner:
+    if any_device and isinstance(runner, dict) and "device" in runner:
         runner["device"] = "auto"  # every device hashes as the default does
     return hashlib.sha1(json.dumps([keep, cfg.seed], sort_keys=True).encode()).hexdigest()[:12]
 
@@ -39,6 +40,8 @@ def previous_session(ckpt_dir: Path, cfg: DictConfig) -> dict[str, Any] | None:
     if not cfg.resume or not (ckpt_dir / "meta.json").exists():
         return None
     meta = json.loads((ckpt_dir / "meta.json").read_text())
+    if meta.get("fingerprint") == fingerprint(cfg, any_device=False):
+        meta["fingerprint"] = fingerprint(cfg)  # an older checkpoint of an explicit device
     if meta.get("fingerprint") != fingerprint(cfg):
         aside = ckpt_dir.with_name(f"checkpoint.replaced-{int(time.time())}")
         ckpt_dir.rename(aside)

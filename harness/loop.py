@@ -111,7 +111,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     done_path = run_dir / "metrics.json"
     if meta is not None and done_path.exists():
         done = json.loads(done_path.read_text())
-        if done.get("fingerprint") == meta["fingerprint"] and done["env_steps"] >= cfg.budget:
+        same = done.get("fingerprint") in (meta["fingerprint"], fingerprint(cfg, any_device=False))
+        if same and done["env_steps"] >= cfg.budget:
             logger.info("%s is complete (%d env steps): nothing to do", run_dir, done["env_steps"])
             return done
     kwargs = env_kwargs(cfg.env)

@@ -63,6 +63,7 @@ pytestmark = pytest.mark.usefixtures("loopback_only")  # no network beyond 127.0
         (60, "1/h", "1/slot", 15.0),
         (500, "KB", "Mbit", 4.0),  # KB is a kilobyte (it read as a kilobit)
         (200, "mW", "W", 0.2),  # a milliwatt (it read as a megawatt)
+        (10, "mw", "MW", 10.0),  # lower case stays the domain's megawatt
         (200, "mW", "dBm", 10 * math.log10(200)),  # a power as a transmit level
         (23, "dBm", "W", 10**2.3 / 1000),
         (1, "per kg", "1/g", 1e-3),
@@ -216,6 +217,9 @@ def test_a_number_is_not_attached_across_a_clause_or_to_a_count_of_another_dimen
     kw = spec.env_kwargs
     assert kw["battery_kwh"] == 13.5 and kw["battery_kw"] == 5.0
     assert kw["ev_demand_kwh"] == [10.0, 30.0]
+    sentence = formulate("microgrid with 4 homes; each home has 13.5 kWh. EVs need 20 to 30 kWh",
+                         config=FAST)  # fmt: skip
+    assert sentence.env_kwargs["ev_demand_kwh"] == [20.0, 30.0]  # not across the full stop
     gpus = formulate("AIGC offloading for 12 users on 2 MEC servers, each with 4 GPUs of 300 W",
                      config=FAST)  # fmt: skip
     assert gpus.env_kwargs["gpu_workers"] == 4  # and 300 W is said to be unread, not a count
@@ -230,6 +234,12 @@ def test_a_number_is_not_attached_across_a_clause_or_to_a_count_of_another_dimen
 def test_a_price_in_another_currency_is_an_error_not_ignored(request_text):
     with pytest.raises(FormulationError, match="prices must be in US dollars"):
         formulate(request_text, config=FAST)
+
+
+def test_currency_words_that_are_no_prices_pass():
+    for text in ("3 data centres on the 2024 euro-area grid mix",
+                 "3 data centres serving 3 Euro 6 truck fleets in Europe"):  # fmt: skip
+        assert formulate(text, config=FAST).env_id == "LowCarbon/DataCenter-v1"
 
 
 def test_a_deferral_window_in_hours_makes_whole_slots_and_a_runnable_env():

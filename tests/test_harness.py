@@ -245,6 +245,17 @@ def test_a_finished_run_is_not_redone_and_another_config_starts_afresh(tmp_path,
     # the device is not part of a run's identity: a run started on a GPU may go on on the CPU
     moved = run(compose_cfg(*base, "budget=96", "agent.runner.device=cpu"), tmp_path)
     assert moved["resumed"] and moved["env_steps"] == 96
+    # a checkpoint written before that, which hashed the device, is still this run's
+    from lowcarbon.harness.checkpoints import fingerprint
+
+    cfg = compose_cfg(*base, "budget=96", "agent.runner.device=cpu")
+    legacy = fingerprint(cfg, any_device=False)
+    assert legacy != fingerprint(cfg)
+    for name in ("checkpoint/meta.json", "metrics.json"):
+        path = tmp_path / name
+        path.write_text(path.read_text().replace(fingerprint(cfg), legacy))
+    again = run(cfg, tmp_path)  # finished under its old fingerprint: nothing to redo
+    assert again["env_steps"] == 96 and not list(tmp_path.glob("checkpoint.replaced-*"))
     other = run(compose_cfg(*base, "agent.algo.steps=3"), tmp_path)  # another config
     assert not other["resumed"] and other["env_steps"] == 48
     assert list(tmp_path.glob("checkpoint.replaced-*"))

@@ -78,6 +78,7 @@ def test_bad_input(name):
         env.observation_space("provider_99")
     with pytest.raises(ValueError, match="max_cycles: must be a whole number"):
         MODULES[name].parallel_env(max_cycles=2.5)
+    assert MODULES[name].parallel_env(max_cycles=6.0).max_cycles == 6
     with pytest.raises(RuntimeError, match="reset"):
         MODULES[name].parallel_env().state()
 

@@ -484,6 +484,10 @@ def test_a_user_trace_drives_an_env_and_a_short_one_is_refused_naming_the_argume
     core = env.unwrapped.core
     hours = np.round((core.ci[0] * 1000 - 100) / 10).astype(int)  # kg/kWh per slot
     assert np.array_equal(hours, np.arange(48) % 24)  # episodes start at midnight
+    nested = tmp_path / "runs.csv"  # a folder whose name ends in .csv, and a column suffix
+    nested.mkdir()
+    inner = _hour_coded(nested, 48, "trace.csv")
+    assert signals.make_intensity_source(f"{inner}:gco2_per_kwh").values.shape == (48,)
     trace = load_intensity_csv(path)  # a trace object is a region too
     for env_id, kwargs in [
         ("LowCarbon/EnergyInternet-v1", {"region": trace}),

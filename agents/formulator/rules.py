@@ -166,7 +166,8 @@ _DOLLAR_PER = {"kwh": "$/kWh", "mwh": "$/MWh", "kg": "$/kg", "kgco2": "$/kg",
 _CENTS = re.compile(r"\s*(?:us\s*)?(?:cents?|¢)(?![a-z])", re.IGNORECASE)
 #: an amount in another currency than the dollar (the envs' prices are in US dollars)
 _FOREIGN_MONEY = re.compile(
-    r"[€£]\s*\d[\d.,]*|\d[\d.,]*\s*(?:[€£]|eur(?:os?)?\b|gbp\b|pounds?\s+sterling\b)",
+    r"[€£]\s*\d[\d.,]*|\d[\d.,]*\s*(?:[€£]|(?:eur(?:os?)?|gbp)(?![-\w])(?!\s*\d)"
+    r"|pounds?\s+sterling\b)",
     re.IGNORECASE,
 )
 #: a bare number per unit of mass: a weight in 1/kg, 1/g or 1/t
@@ -372,14 +373,14 @@ def _attach(
             # other quantities of the same list ("a 10 kWh, 5 kW battery") are skipped, but only
             # when the list follows this number directly
             listed = re.match(r"^(?:\s*(?:,|and)\s*#+)+", head)
-            tokens = head[listed.end() if listed else 0 :].split()
+            rest = head[listed.end() if listed else 0 :]
+            tokens = rest.split()
             fillers = [t for t in tokens if "#" not in t]
             if len(fillers) != len(tokens):
                 continue  # another number lies between, outside a list
             # a clause boundary ("5 kW inverter, EVs need") or a linking word ends the phrase
-            blocked = any(
-                f in (",", "and", "in", "on", "for", "with", "to") or f.endswith((",", ";"))
-                for f in fillers
+            blocked = re.search(r"[,;.:!?]", rest) is not None or any(
+                f in ("and", "in", "on", "for", "with", "to") for f in fillers
             )
             if len(fillers) <= (3 if share else 2) and not blocked:
                 if best is None or m.start() < best[0]:

@@ -111,6 +111,7 @@ _ALIASES: dict[str, str] = {
     "ghz": "GHz",
     "watt": "W",
     "watts": "W",
+    "mw": "MW",  # lower case: a megawatt, as the domain writes it; only "mW" is a milliwatt
     "milliwatt": "mW",
     "milliwatts": "mW",
     "kilowatt": "kW",

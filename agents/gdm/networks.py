@@ -188,7 +188,7 @@ class DiffusionActor(nn.Module):
         super().__init__()
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.schedule = DiffusionSchedule.make(schedule, steps)
-        self.activation_name = activation.__name__
+        self.activation_name = getattr(activation, "__name__", repr(activation))
         self.denoiser = Denoiser(obs_dim, act_dim, hidden_sizes, time_dim, activation)
         if final_noise and not LOG_SIGMA_MIN < init_log_sigma < LOG_SIGMA_MAX:
             bounds = f"({LOG_SIGMA_MIN}, {LOG_SIGMA_MAX})"
