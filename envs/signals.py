@@ -990,7 +990,7 @@ def make_intensity_source(spec: str | IntensitySource) -> IntensitySource:
         except ValueError:
             raise ValueError(f"{spec!r}: the mean after '@' must be a number in g/kWh") from None
         return scaled_region(archetype, value, spec)
-    csv = re.fullmatch(r"(.*\.csv)(?::([^:/\\]*))?", spec, re.IGNORECASE | re.DOTALL)
+    csv = re.fullmatch(r"(.*\.csv)(?::(.*))?", spec, re.IGNORECASE | re.DOTALL)
     if csv:  # "file.csv" or "file.csv:column" (the last ".csv", any case of the extension)
         return load_intensity_csv(csv.group(1), column=csv.group(2) or None)
     raise ValueError(
